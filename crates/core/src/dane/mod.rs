@@ -1,0 +1,8 @@
+//! DANE for SMTP: TLSA records (RFC 6698 §2, RFC 7218 names, RFC 7671) and the SMTP usability
+//! rules of RFC 7672 §3.1.3; certificate association data from X.509 certificates.
+
+pub mod association;
+pub mod tlsa;
+
+pub use association::{CertError, Certificate, associate, parse_certificates, parse_public_key};
+pub use tlsa::{CertUsage, Matching, Selector, Tlsa, TlsaError, TlsaRecord, Usability};

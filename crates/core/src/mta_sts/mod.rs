@@ -1,0 +1,20 @@
+//! MTA-STS, RFC 8461: the `_mta-sts` TXT record (§3.1), the policy body (§3.2) and MX matching
+//! (§4.1).
+
+pub mod pattern;
+pub mod policy;
+pub mod record;
+
+pub use pattern::{MxPattern, PatternError};
+pub use policy::{MaxAge, Mode, Policy, PolicyError, lint_mx_coverage, lint_policy};
+pub use record::{PolicyId, RecordError, StsRecord, discover, lint_record, lint_record_set};
+
+/// The owner name of the TXT record for `domain`: `_mta-sts.<domain>` (RFC 8461 §3.1).
+pub fn record_name(domain: &crate::domain::HostName) -> String {
+    format!("_mta-sts.{domain}")
+}
+
+/// The policy URL for `domain` (RFC 8461 §3.3).
+pub fn policy_url(domain: &crate::domain::HostName) -> String {
+    format!("https://mta-sts.{domain}/.well-known/mta-sts.txt")
+}
