@@ -1,1 +1,6 @@
-//! Integration tests of mailsec-core.
+//! Integration tests of mailsec-core: the test vectors under `testdata/` and property tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod props;
+mod vectors;

@@ -1,0 +1,153 @@
+//! Property tests: no parser panics on any input, the linters and strict parsers agree, and
+//! every renderer round-trips through its parser.
+
+use mailsec_core::dane::{self, Tlsa, TlsaRecord};
+use mailsec_core::mta_sts::{self, MxPattern, Policy, StsRecord};
+use mailsec_core::socketmap::{self, Request};
+use mailsec_core::{HostName, tlsrpt};
+use proptest::prelude::*;
+
+/// Bytes biased towards the policy alphabet, to reach deep paths more often than pure noise.
+fn policy_like() -> impl Strategy<Value = Vec<u8>> {
+    let token = prop_oneof![
+        Just(b"version".to_vec()),
+        Just(b"mode".to_vec()),
+        Just(b"max_age".to_vec()),
+        Just(b"mx".to_vec()),
+        Just(b": ".to_vec()),
+        Just(b":".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b"STSv1".to_vec()),
+        Just(b"enforce".to_vec()),
+        Just(b"*.".to_vec()),
+        Just(b"example.com".to_vec()),
+        Just(b"31557600".to_vec()),
+        Just(b" ".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..4),
+    ];
+    proptest::collection::vec(token, 0..40).prop_map(|v| v.concat())
+}
+
+fn label() -> impl Strategy<Value = String> {
+    "[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?"
+}
+
+fn host() -> impl Strategy<Value = String> {
+    proptest::collection::vec(label(), 1..4).prop_map(|v| v.join(".") + ".test")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn policy_linter_never_panics_and_agrees_with_parser(body in policy_like()) {
+        let linted = mta_sts::lint_policy(&body);
+        prop_assert_eq!(linted.parsed.is_some(), !linted.has_errors());
+        prop_assert_eq!(Policy::parse(&body).is_ok(), linted.parsed.is_some());
+        for d in &linted.diagnostics {
+            prop_assert!(!d.to_string().contains('\n'), "multi-line finding: {}", d);
+        }
+    }
+
+    #[test]
+    fn policy_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = mta_sts::lint_policy(&body);
+    }
+
+    #[test]
+    fn records_never_panic(txt in proptest::collection::vec(any::<u8>(), 0..200), s in "v=(STS|TLSRPT)v1[ ;]{0,3}[a-z=;:@./ ,!%-]{0,40}") {
+        let _ = mta_sts::lint_record(&txt);
+        let _ = mta_sts::lint_record_set([txt.as_slice(), s.as_bytes()]);
+        let _ = tlsrpt::lint_record(&txt);
+        let linted = tlsrpt::lint_record(s.as_bytes());
+        prop_assert_eq!(linted.parsed.is_some(), !linted.has_errors());
+        let linted = mta_sts::lint_record(s.as_bytes());
+        prop_assert_eq!(linted.parsed.is_some(), !linted.has_errors());
+    }
+
+    #[test]
+    fn tlsa_and_certificates_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), text in "[0-9a-fA-F IN TLSA_.()\n]{0,80}") {
+        let _ = Tlsa::from_rdata(&bytes);
+        let _ = text.parse::<TlsaRecord>();
+        let _ = dane::parse_certificates(&bytes);
+        let _ = dane::parse_public_key(&bytes);
+        let mut pem = b"-----BEGIN CERTIFICATE-----\n".to_vec();
+        pem.extend(&bytes);
+        let _ = dane::parse_certificates(&pem);
+    }
+
+    #[test]
+    fn names_never_panic(s in "\\PC{0,80}") {
+        let _ = HostName::parse(&s);
+        let _ = HostName::parse_ascii_strict(&s);
+        let _ = MxPattern::parse(&s);
+    }
+
+    #[test]
+    fn netstring_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..64), payload in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = socketmap::decode(&bytes, 100);
+        let _ = Request::parse(&bytes);
+        let mut enc = Vec::new();
+        socketmap::encode(&payload, &mut enc);
+        let frame = socketmap::decode(&enc, 1000).unwrap().unwrap();
+        prop_assert_eq!(frame.payload(&enc), payload.as_slice());
+        prop_assert_eq!(frame.consumed, enc.len());
+        // Every strict prefix of a valid frame is "need more bytes", never an error.
+        for cut in 0..enc.len() {
+            prop_assert_eq!(socketmap::decode(&enc[..cut], 1000), Ok(None));
+        }
+        // A cap below the length refuses the frame.
+        if !payload.is_empty() {
+            prop_assert!(socketmap::decode(&enc, payload.len() - 1).is_err());
+        }
+    }
+
+    #[test]
+    fn policy_round_trip(
+        mode in prop_oneof![Just("enforce"), Just("testing"), Just("none")],
+        max_age in 0u32..=31_557_600,
+        mx in proptest::collection::vec((any::<bool>(), host()), 1..5),
+    ) {
+        let mut body = format!("version: STSv1\nmode: {mode}\nmax_age: {max_age}\n");
+        for (wild, h) in &mx {
+            body.push_str(&format!("mx: {}{h}\n", if *wild { "*." } else { "" }));
+        }
+        let p = Policy::parse(body.as_bytes()).unwrap();
+        prop_assert_eq!(p.mode.as_str(), mode);
+        prop_assert_eq!(p.max_age.seconds(), max_age);
+        let again = Policy::parse(p.to_string().as_bytes()).unwrap();
+        prop_assert_eq!(&again.mx, &p.mx);
+        prop_assert_eq!(again.mode, p.mode);
+        prop_assert_eq!(again.max_age, p.max_age);
+    }
+
+    #[test]
+    fn wildcard_matches_exactly_one_label(l1 in label(), l2 in label(), suffix in host()) {
+        let p = MxPattern::parse(&format!("*.{suffix}")).unwrap();
+        let one = HostName::parse(&format!("{l1}.{suffix}")).unwrap();
+        let two = HostName::parse(&format!("{l2}.{l1}.{suffix}")).unwrap();
+        let zero = HostName::parse(&suffix).unwrap();
+        prop_assert!(p.matches(&one));
+        prop_assert!(!p.matches(&two));
+        prop_assert!(!p.matches(&zero));
+        let upper = HostName::parse(&format!("{l1}.{suffix}.").to_uppercase()).unwrap();
+        prop_assert!(p.matches(&upper));
+    }
+
+    #[test]
+    fn sts_record_round_trip(id in "[A-Za-z0-9]{1,32}", ext in proptest::option::of("[a-z][a-z0-9_.-]{0,10}=[!-:<>-~]{1,10}")) {
+        let txt = match &ext { Some(e) => format!("v=STSv1; id={id}; {e}"), None => format!("v=STSv1; id={id}") };
+        let r: StsRecord = txt.parse().unwrap();
+        prop_assert_eq!(r.id.as_str(), id.as_str());
+        prop_assert_eq!(r.to_string().parse::<StsRecord>().unwrap(), r);
+    }
+
+    #[test]
+    fn tlsa_round_trip(u in any::<u8>(), s in any::<u8>(), m in any::<u8>(), data in proptest::collection::vec(any::<u8>(), 1..80)) {
+        let t = Tlsa::new(u, s, m, data);
+        prop_assert_eq!(Tlsa::from_rdata(&t.to_rdata()).unwrap(), t.clone());
+        prop_assert_eq!(t.to_string().parse::<Tlsa>().unwrap(), t);
+    }
+}

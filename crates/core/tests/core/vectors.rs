@@ -1,0 +1,225 @@
+//! Walks `testdata/<protocol>/`: every `<case>.expected.json` beside its input `<case>.txt` or
+//! `<case>.bin` is one case. A new case needs no code. Expected values are written by hand.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use mailsec_core::dane::{Tlsa, TlsaRecord, Usability};
+use mailsec_core::diag::Diagnostic;
+use mailsec_core::mta_sts::{lint_policy, lint_record_set};
+use mailsec_core::socketmap::{self, NetstringError};
+use mailsec_core::tlsrpt;
+use serde_json::{Value, json};
+
+fn testdata(sub: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(sub)
+}
+
+/// Runs `check` on every case of `dir` and fails with every mismatch at once. Refuses a
+/// directory with fewer than `min_cases` cases, so that a moved directory cannot pass silently.
+fn walk(dir: &str, min_cases: usize, check: impl Fn(&[u8]) -> Value) {
+    let path = testdata(dir);
+    let mut cases = 0;
+    let mut failures = Vec::new();
+    let mut entries: Vec<_> = fs::read_dir(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .collect();
+    entries.sort_by_key(|e| e.as_ref().map(|e| e.path()).ok());
+    for entry in entries {
+        let expected_path = entry.unwrap().path();
+        let Some(name) = expected_path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".expected.json") else {
+            continue;
+        };
+        let input = ["txt", "bin"]
+            .iter()
+            .map(|ext| path.join(format!("{stem}.{ext}")))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no input for {name}"));
+        let input = fs::read(input).unwrap();
+        let expected: Value =
+            serde_json::from_str(&fs::read_to_string(&expected_path).unwrap()).unwrap();
+        let got = check(&input);
+        if got != expected {
+            failures.push(format!(
+                "{dir}/{stem}:\n  expected {expected}\n  got      {got}"
+            ));
+        }
+        cases += 1;
+    }
+    assert!(
+        cases >= min_cases,
+        "{dir}: only {cases} cases found, expected at least {min_cases}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// `P8/error/3`: check, severity and line, sorted so that the order of findings does not matter.
+fn findings(diags: &[Diagnostic]) -> Value {
+    let mut v: Vec<String> = diags
+        .iter()
+        .map(|d| match d.line {
+            Some(l) => format!("{}/{}/{l}", d.check, d.severity),
+            None => format!("{}/{}", d.check, d.severity),
+        })
+        .collect();
+    v.sort();
+    json!(v)
+}
+
+fn sorted(mut v: Value) -> Value {
+    if let Some(a) = v.get_mut("findings").and_then(Value::as_array_mut) {
+        a.sort_by_key(|x| x.as_str().unwrap_or_default().to_owned());
+    }
+    v
+}
+
+fn lines_of(input: &[u8]) -> Vec<&[u8]> {
+    input
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn mta_sts_policies() {
+    walk("mta-sts/policy", 40, |input| {
+        let l = lint_policy(input);
+        let mut v = match &l.parsed {
+            Some(p) => json!({
+                "valid": true,
+                "mode": p.mode.as_str(),
+                "max_age": p.max_age.seconds(),
+                "mx": p.mx.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }),
+            None => json!({ "valid": false }),
+        };
+        v["findings"] = findings(&l.diagnostics);
+        v
+    });
+    // The expected files are compared after sorting their findings too.
+}
+
+#[test]
+fn mta_sts_records() {
+    walk("mta-sts/record", 20, |input| {
+        let l = lint_record_set(lines_of(input));
+        let mut v = match &l.parsed {
+            Some(r) => json!({ "valid": true, "id": r.id.as_str() }),
+            None => json!({ "valid": false }),
+        };
+        v["findings"] = findings(&l.diagnostics);
+        v
+    });
+}
+
+#[test]
+fn tlsrpt_records() {
+    walk("tlsrpt/record", 15, |input| {
+        let text = input.strip_suffix(b"\n").unwrap_or(input);
+        let l = tlsrpt::lint_record(text);
+        let mut v = match &l.parsed {
+            Some(r) => {
+                json!({ "valid": true, "rua": r.rua.iter().map(|u| u.as_str()).collect::<Vec<_>>() })
+            }
+            None => json!({ "valid": false }),
+        };
+        v["findings"] = findings(&l.diagnostics);
+        v
+    });
+}
+
+#[test]
+fn tlsa_records() {
+    walk("tlsa", 10, |input| {
+        let text = std::str::from_utf8(input).unwrap();
+        match text.parse::<TlsaRecord>() {
+            Ok(r) => {
+                let mut v = json!({
+                    "usage": u8::from(r.tlsa.usage),
+                    "selector": u8::from(r.tlsa.selector),
+                    "matching": u8::from(r.tlsa.matching),
+                    "data": hex::encode(&r.tlsa.data),
+                    "usability": match r.tlsa.usability() {
+                        Usability::Usable => "usable",
+                        Usability::PkixUsage => "pkix-usage",
+                        Usability::UnknownParameter => "unknown-parameter",
+                        Usability::BadLength => "bad-length",
+                    },
+                    "text": r.to_string(),
+                });
+                if let Some(o) = &r.owner {
+                    v["owner"] = json!(o);
+                }
+                if let Some(t) = r.ttl {
+                    v["ttl"] = json!(t);
+                }
+                // The rendering must parse back to the same record.
+                assert_eq!(r.to_string().parse::<TlsaRecord>().unwrap(), r);
+                assert_eq!(Tlsa::from_rdata(&r.tlsa.to_rdata()).unwrap(), r.tlsa);
+                v
+            }
+            Err(e) => {
+                let name = format!("{e:?}");
+                json!({ "error": name.split(['(', ' ']).next().unwrap() })
+            }
+        }
+    });
+}
+
+#[test]
+fn socketmap_streams() {
+    /// The request cap the vectors assume (Postfix's reply limit).
+    const CAP: usize = 100_000;
+    walk("socketmap", 10, |input| {
+        let mut frames = Vec::new();
+        let mut rest = input;
+        let tail = loop {
+            match socketmap::decode(rest, CAP) {
+                Ok(Some(f)) => {
+                    frames.push(String::from_utf8(f.payload(rest).to_vec()).unwrap());
+                    rest = &rest[f.consumed..];
+                    if rest.is_empty() {
+                        break "empty".to_owned();
+                    }
+                }
+                Ok(None) => break "incomplete".to_owned(),
+                Err(e) => {
+                    let kind = match e {
+                        NetstringError::BadLength(_) => "BadLength",
+                        NetstringError::LeadingZero => "LeadingZero",
+                        NetstringError::TooLong { .. } => "TooLong",
+                        NetstringError::MissingComma => "MissingComma",
+                        _ => "Other",
+                    };
+                    break format!("error:{kind}");
+                }
+            }
+        };
+        json!({ "frames": frames, "rest": tail })
+    });
+}
+
+#[test]
+fn expected_files_list_findings_sorted_or_not() {
+    // `walk` compares the produced value, whose findings are sorted, with the file as written:
+    // keep the files sorted so that a mismatch can only come from the parser.
+    for dir in ["mta-sts/policy", "mta-sts/record", "tlsrpt/record"] {
+        for entry in fs::read_dir(testdata(dir)).unwrap() {
+            let p = entry.unwrap().path();
+            if p.to_string_lossy().ends_with(".expected.json") {
+                let v: Value = serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+                assert_eq!(sorted(v.clone()), v, "{}: sort the findings", p.display());
+            }
+        }
+    }
+}
