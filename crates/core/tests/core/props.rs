@@ -147,7 +147,7 @@ proptest! {
     #[test]
     fn tlsa_round_trip(u in any::<u8>(), s in any::<u8>(), m in any::<u8>(), data in proptest::collection::vec(any::<u8>(), 1..80)) {
         let t = Tlsa::new(u, s, m, data);
-        prop_assert_eq!(Tlsa::from_rdata(&t.to_rdata()).unwrap(), t.clone());
+        prop_assert_eq!(&Tlsa::from_rdata(&t.to_rdata()).unwrap(), &t);
         prop_assert_eq!(t.to_string().parse::<Tlsa>().unwrap(), t);
     }
 }
