@@ -1,0 +1,33 @@
+//! One module per command group.
+
+pub(crate) mod checks;
+pub(crate) mod docs;
+pub(crate) mod sts;
+pub(crate) mod tlsa;
+pub(crate) mod tlsrpt;
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Reads a file, or standard input for `-`.
+pub(crate) fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading standard input")?;
+        return Ok(buf);
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// How to name an input in messages.
+pub(crate) fn source_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "<stdin>".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}

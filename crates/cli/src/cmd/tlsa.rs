@@ -1,0 +1,158 @@
+//! `mailsec tlsa generate`.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use mailsec_core::HostName;
+use mailsec_core::dane::{self, CertUsage, Certificate, Matching, Selector, Tlsa, TlsaRecord};
+use serde::Serialize;
+
+use crate::cli::{TlsaCommand, TlsaGenerateArgs};
+use crate::cmd::read_input;
+use crate::exit::Exit;
+use crate::output;
+
+pub(crate) fn run(cmd: TlsaCommand, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    match cmd {
+        TlsaCommand::Generate(args) => generate(args, out),
+    }
+}
+
+#[derive(Serialize)]
+struct Generated {
+    owner: String,
+    usage: u8,
+    selector: u8,
+    matching: u8,
+    data: String,
+    record: String,
+    /// Subject of the certificate the data was computed from (absent for a bare key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+}
+
+fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let usage = CertUsage::from(args.usage);
+    let selector = Selector::from(args.selector);
+    let matching = Matching::from(args.matching);
+    let mut notes = Vec::new();
+    let mut records: Vec<(Tlsa, Option<&Certificate>)> = Vec::new();
+    let chain;
+    let owner_host = match (&args.cert, &args.pubkey) {
+        (_, Some(path)) => {
+            if selector != Selector::Spki {
+                bail!(
+                    "a bare public key gives selector 1 (SPKI) records only; drop --selector or use --cert"
+                );
+            }
+            let spki = dane::parse_public_key(&read_input(path)?)
+                .with_context(|| format!("{}", path.display()))?;
+            let data = dane::associate(&spki, matching)?;
+            records.push((Tlsa::new(usage, selector, matching, data), None));
+            args.name
+                .clone()
+                .context("--name HOST is required with --pubkey")?
+        }
+        (Some(path), None) => {
+            chain = dane::parse_certificates(&read_input(path)?)
+                .with_context(|| format!("{}", path.display()))?;
+            let leaf = &chain[0];
+            let target = match usage {
+                // A trust-anchor usage names a CA: the leaf's issuer when the chain has one.
+                CertUsage::DaneTa | CertUsage::PkixTa => match chain.get(1) {
+                    Some(issuer) => issuer,
+                    None if leaf.is_ca => leaf,
+                    None => bail!(
+                        "usage {} names a CA certificate, but {} holds only a leaf: give the chain (leaf, then issuer) or the CA certificate",
+                        args.usage,
+                        path.display()
+                    ),
+                },
+                _ => leaf,
+            };
+            let data = dane::associate(target.selected(selector)?, matching)?;
+            records.push((Tlsa::new(usage, selector, matching, data), Some(target)));
+            if args.with_issuer {
+                let Some(issuer) = chain.get(1) else {
+                    bail!(
+                        "--with-issuer needs a chain (leaf, then issuer) in {}",
+                        path.display()
+                    );
+                };
+                let ta = Tlsa::new(
+                    CertUsage::DaneTa,
+                    Selector::Spki,
+                    Matching::Sha256,
+                    dane::associate(&issuer.spki, Matching::Sha256)?,
+                );
+                if !records.iter().any(|(t, _)| *t == ta) {
+                    records.push((ta, Some(issuer)));
+                }
+            }
+            match &args.name {
+                Some(n) => n.clone(),
+                None => {
+                    let name = leaf
+                        .dns_names
+                        .iter()
+                        .find(|n| !n.starts_with("*."))
+                        .context("the certificate names no host (no subjectAltName DNS name): give --name HOST")?;
+                    notes.push(format!("owner name taken from the certificate's subjectAltName ({name}); set it with --name"));
+                    name.clone()
+                }
+            }
+        }
+        (None, None) => bail!("give --cert FILE or --pubkey FILE"),
+    };
+    let host = HostName::parse(&owner_host)
+        .with_context(|| format!("`{owner_host}` is not a host name"))?;
+    match usage {
+        CertUsage::PkixTa | CertUsage::PkixEe => {
+            notes.push("SMTP clients ignore PKIX-TA(0) and PKIX-EE(1) records (RFC 7672 §3.1.3); use 3 or 2".into());
+        }
+        CertUsage::DaneEe if selector == Selector::Cert => {
+            notes.push(
+                "3 0 x changes with every renewal; 3 1 x survives renewals that keep the key"
+                    .into(),
+            );
+        }
+        _ => {}
+    }
+    if matches!(usage, CertUsage::Unassigned(_) | CertUsage::Private) {
+        notes.push(format!(
+            "usage {} is not assigned for DANE: clients will treat the record as unusable",
+            args.usage
+        ));
+    }
+    let owner = TlsaRecord::owner_name(args.port, &args.proto, host.as_str());
+    let generated: Vec<Generated> = records
+        .into_iter()
+        .map(|(tlsa, cert)| {
+            let record = TlsaRecord {
+                owner: Some(owner.clone()),
+                ttl: None,
+                tlsa,
+            };
+            Generated {
+                owner: owner.clone(),
+                usage: u8::from(record.tlsa.usage),
+                selector: u8::from(record.tlsa.selector),
+                matching: u8::from(record.tlsa.matching),
+                data: hex::encode(&record.tlsa.data),
+                record: record.to_string(),
+                subject: cert.map(|c| c.subject.clone()),
+            }
+        })
+        .collect();
+    for note in &notes {
+        eprintln!("mailsec: note: {note}");
+    }
+    if args.json {
+        output::json(out, &generated)?;
+    } else {
+        for g in &generated {
+            writeln!(out, "{}", g.record)?;
+        }
+    }
+    Ok(Exit::Ok)
+}

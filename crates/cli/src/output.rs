@@ -1,0 +1,64 @@
+//! Rendering findings for people (one line each, compiler style) and for machines (JSON).
+
+use std::io::Write;
+
+use mailsec_core::Diagnostic;
+
+/// Writes `source[:line]: severity: [field: ]message [CODE]` per finding.
+pub(crate) fn findings(
+    out: &mut dyn Write,
+    source: &str,
+    diags: &[Diagnostic],
+) -> std::io::Result<()> {
+    for d in diags {
+        match d.line {
+            Some(line) => write!(out, "{source}:{line}: {}: ", d.severity)?,
+            None => write!(out, "{source}: {}: ", d.severity)?,
+        }
+        if let Some(field) = &d.field {
+            write!(out, "{field}: ")?;
+        }
+        writeln!(out, "{} [{}]", d.message, d.check)?;
+    }
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON and a newline.
+pub(crate) fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `604800 (7 days)`.
+pub(crate) fn duration(seconds: u32) -> String {
+    let s = u64::from(seconds);
+    let (n, unit) = match s {
+        0..60 => (s, "second"),
+        60..3600 => (s / 60, "minute"),
+        3600..86_400 => (s / 3600, "hour"),
+        _ => (s / 86_400, "day"),
+    };
+    let exact = match unit {
+        "minute" => s % 60 == 0,
+        "hour" => s % 3600 == 0,
+        "day" => s % 86_400 == 0,
+        _ => true,
+    };
+    format!(
+        "{seconds} ({}{n} {unit}{})",
+        if exact { "" } else { "about " },
+        if n == 1 { "" } else { "s" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations() {
+        assert_eq!(super::duration(604_800), "604800 (7 days)");
+        assert_eq!(super::duration(86_400), "86400 (1 day)");
+        assert_eq!(super::duration(90_000), "90000 (about 1 day)");
+        assert_eq!(super::duration(59), "59 (59 seconds)");
+    }
+}
