@@ -1,0 +1,11 @@
+//! `_smtp._tls` TXT records (RFC 8460 §3).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mailsec_core::tlsrpt::{discover, lint_record};
+
+fuzz_target!(|data: &[u8]| {
+    let linted = lint_record(data);
+    assert_eq!(linted.parsed.is_some(), !linted.has_errors());
+    let _ = discover(data.split(|&b| b == 0));
+});
