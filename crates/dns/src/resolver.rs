@@ -1,0 +1,577 @@
+//! The resolver: configuration, lookups and the mapping of hickory's results onto outcomes that
+//! keep every case apart.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::dnssec::{Proof, TrustAnchors};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use mailsec_core::dane::Tlsa;
+
+use crate::anchor::{self, AnchorError, TrustAnchorSource};
+
+/// RFC 4035 §4.3 security status of an answer (or of a denial of existence).
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[must_use]
+pub enum Security {
+    /// Validated from the trust anchor.
+    Secure,
+    /// Proven to be outside any signed zone (an insecure delegation on the path).
+    Insecure,
+    /// Validation failed.
+    Bogus,
+    /// Could not be determined (no trust anchor covers it).
+    Indeterminate,
+}
+
+impl Security {
+    fn from_proof(p: Proof) -> Self {
+        match p {
+            Proof::Secure => Self::Secure,
+            Proof::Insecure => Self::Insecure,
+            Proof::Bogus => Self::Bogus,
+            Proof::Indeterminate => Self::Indeterminate,
+        }
+    }
+
+    /// True for [`Security::Secure`].
+    pub fn is_secure(self) -> bool {
+        self == Self::Secure
+    }
+}
+
+impl fmt::Display for Security {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Secure => "secure",
+            Self::Insecure => "insecure",
+            Self::Bogus => "bogus",
+            Self::Indeterminate => "indeterminate",
+        })
+    }
+}
+
+/// A positive answer.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Answer<T> {
+    /// The records of the queried type, in answer order.
+    pub records: Vec<T>,
+    /// The least secure status of the records and of every CNAME on the way
+    /// (RFC 7672 §2.1.3: an insecure CNAME makes all that follows insecure).
+    pub security: Security,
+    /// The owner name of the records: the query name, or the end of its CNAME chain.
+    pub canonical_name: String,
+    /// The CNAME chain followed, as `owner -> target` pairs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cnames: Vec<(String, String)>,
+    /// The smallest TTL of the records.
+    pub ttl: u32,
+    /// The zone whose key signed the records (from the RRSIG), when signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+}
+
+/// What a lookup found: records, or a denial of existence with its own security status.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+#[must_use]
+pub enum Response<T> {
+    /// Records of the queried type exist.
+    Records(Answer<T>),
+    /// NXDOMAIN: the name does not exist.
+    NxDomain {
+        /// Security of the denial (secure only with a validated NSEC/NSEC3 proof).
+        security: Security,
+        /// The zone that signed the denial, when signed.
+        signer: Option<String>,
+    },
+    /// NODATA: the name exists but has no record of this type.
+    NoData {
+        /// Security of the denial.
+        security: Security,
+        /// The zone that signed the denial, when signed.
+        signer: Option<String>,
+    },
+}
+
+impl<T> Response<T> {
+    /// The security status, whatever the kind of response.
+    pub fn security(&self) -> Security {
+        match self {
+            Self::Records(a) => a.security,
+            Self::NxDomain { security, .. } | Self::NoData { security, .. } => *security,
+        }
+    }
+
+    /// The records, or an empty slice for a denial.
+    pub fn records(&self) -> &[T] {
+        match self {
+            Self::Records(a) => &a.records,
+            _ => &[],
+        }
+    }
+
+    /// `NOERROR`, `NXDOMAIN` or `NODATA`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Self::Records(_) => "NOERROR",
+            Self::NxDomain { .. } => "NXDOMAIN",
+            Self::NoData { .. } => "NODATA",
+        }
+    }
+
+    /// The zone that signed the answer or the denial.
+    pub fn signer(&self) -> Option<&str> {
+        match self {
+            Self::Records(a) => a.signer.as_deref(),
+            Self::NxDomain { signer, .. } | Self::NoData { signer, .. } => signer.as_deref(),
+        }
+    }
+}
+
+/// A lookup that produced no usable response. None of these means "no record".
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// DNSSEC validation failed (RFC 4035 §5.5). hickory also reports a timeout while fetching
+    /// DNSKEY or DS records for validation this way.
+    #[error("DNSSEC validation failed (bogus)")]
+    Bogus,
+    /// The resolver answered SERVFAIL.
+    #[error("SERVFAIL")]
+    ServFail,
+    /// The resolver answered another error code (REFUSED, FORMERR, ...).
+    #[error("{0}")]
+    ResponseCode(ResponseCode),
+    /// No answer arrived in time.
+    #[error("timed out")]
+    Timeout,
+    /// The name is not a valid DNS name.
+    #[error("invalid name `{0}`")]
+    BadName(String),
+    /// Any other failure (network, malformed response).
+    #[error("lookup failed: {0}")]
+    Other(Arc<NetError>),
+}
+
+impl LookupError {
+    /// Transient failures worth retrying later (everything but a bad name).
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, Self::BadName(_))
+    }
+
+    /// A short label for metrics and JSON: `bogus`, `servfail`, `timeout`, ...
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Bogus => "bogus",
+            Self::ServFail => "servfail",
+            Self::ResponseCode(_) => "rcode",
+            Self::Timeout => "timeout",
+            Self::BadName(_) => "bad-name",
+            Self::Other(_) => "error",
+        }
+    }
+}
+
+/// One TXT record: its character strings as received.
+#[derive(Clone, Debug, Eq, PartialEq, serde::Serialize)]
+pub struct TxtRecord {
+    /// The character strings, in order.
+    pub strings: Vec<Vec<u8>>,
+}
+
+impl TxtRecord {
+    /// The strings concatenated without separators (RFC 8461 §3.1, RFC 8460 §3).
+    pub fn concat(&self) -> Vec<u8> {
+        self.strings.concat()
+    }
+}
+
+/// How to reach DNS.
+#[derive(Clone, Debug)]
+pub struct DnsConfig {
+    /// The upstream resolver (or authoritative server); `None` reads `/etc/resolv.conf`.
+    pub server: Option<SocketAddr>,
+    /// The trust anchor for validation.
+    pub trust_anchor: TrustAnchorSource,
+    /// Time allowed for one query attempt.
+    pub timeout: Duration,
+    /// Attempts per query.
+    pub attempts: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            server: None,
+            trust_anchor: TrustAnchorSource::IanaRoot,
+            timeout: Duration::from_secs(5),
+            attempts: 2,
+        }
+    }
+}
+
+/// Why a resolver could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolverError {
+    /// The trust anchor is unusable.
+    #[error(transparent)]
+    Anchor(#[from] AnchorError),
+    /// The system resolver configuration cannot be read.
+    #[error("cannot read the system resolver configuration: {0}")]
+    SystemConfig(NetError),
+    /// hickory refused the configuration.
+    #[error("cannot build the resolver: {0}")]
+    Build(NetError),
+}
+
+/// A validating resolver. Cheap to clone.
+#[derive(Clone)]
+pub struct Resolver {
+    inner: TokioResolver,
+    anchors: Arc<TrustAnchors>,
+    upstream: String,
+}
+
+impl Resolver {
+    /// Builds a validating resolver from `config`. With DS trust anchors, the root DNSKEY set is
+    /// fetched once, without validation, and the keys the DS records cover become the anchors.
+    pub async fn new(config: &DnsConfig) -> Result<Self, ResolverError> {
+        let (servers, upstream) = match config.server {
+            Some(addr) => {
+                let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+                for c in &mut ns.connections {
+                    c.port = addr.port();
+                }
+                (vec![ns], addr.to_string())
+            }
+            None => {
+                let (conf, _) = hickory_resolver::system_conf::read_system_conf()
+                    .map_err(ResolverError::SystemConfig)?;
+                let servers = conf.name_servers().to_vec();
+                let desc = servers
+                    .iter()
+                    .map(|s| s.ip.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                (servers, format!("system ({desc})"))
+            }
+        };
+        let anchors = match &config.trust_anchor {
+            TrustAnchorSource::IanaRoot => TrustAnchors::default(),
+            TrustAnchorSource::File(path) => {
+                let parsed = anchor::parse_file(path)?;
+                let mut keys = parsed.keys;
+                if !parsed.ds.is_empty() {
+                    let plain = build(servers.clone(), config, None, false)?;
+                    let root_keys = match plain.lookup(Name::root(), RecordType::DNSKEY).await {
+                        Ok(l) => l
+                            .answers()
+                            .iter()
+                            .filter_map(|r| match &r.data {
+                                RData::DNSSEC(
+                                    hickory_proto::dnssec::rdata::DNSSECRData::DNSKEY(k),
+                                ) => Some(k.clone()),
+                                _ => None,
+                            })
+                            .collect(),
+                        Err(_) => Vec::new(),
+                    };
+                    if anchor::match_ds(&mut keys, &parsed.ds, &root_keys) == 0 && keys.is_empty() {
+                        return Err(AnchorError::NoMatchingKey(path.clone()).into());
+                    }
+                }
+                keys
+            }
+        };
+        let anchors = Arc::new(anchors);
+        let inner = build(servers, config, Some(anchors.clone()), true)?;
+        Ok(Self {
+            inner,
+            anchors,
+            upstream,
+        })
+    }
+
+    /// Where queries go, for display.
+    pub fn upstream(&self) -> &str {
+        &self.upstream
+    }
+
+    /// The key tags of the trust anchors in use.
+    pub fn anchor_key_tags(&self) -> Vec<u16> {
+        (0..self.anchors.len())
+            .filter_map(|i| self.anchors.get(i))
+            .filter_map(|k| {
+                hickory_proto::dnssec::rdata::DNSKEY::new(true, true, false, k.clone())
+                    .calculate_key_tag()
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// Any record type, as hickory records.
+    pub async fn lookup(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> Result<Response<Record>, LookupError> {
+        self.lookup_map(name, rtype, |r| Some(r.clone())).await
+    }
+
+    /// MX records as `(preference, exchange)`, exchange without the trailing dot.
+    pub async fn mx(&self, domain: &str) -> Result<Response<(u16, String)>, LookupError> {
+        self.lookup_map(domain, RecordType::MX, |r| match &r.data {
+            RData::MX(mx) => Some((mx.preference, trim_dot(&mx.exchange))),
+            _ => None,
+        })
+        .await
+    }
+
+    /// A records.
+    pub async fn ipv4(&self, host: &str) -> Result<Response<Ipv4Addr>, LookupError> {
+        self.lookup_map(host, RecordType::A, |r| match &r.data {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .await
+    }
+
+    /// AAAA records.
+    pub async fn ipv6(&self, host: &str) -> Result<Response<Ipv6Addr>, LookupError> {
+        self.lookup_map(host, RecordType::AAAA, |r| match &r.data {
+            RData::AAAA(a) => Some(a.0),
+            _ => None,
+        })
+        .await
+    }
+
+    /// A then AAAA, each with its own outcome (never merged: an error in one is not hidden by
+    /// the other).
+    pub async fn addresses(
+        &self,
+        host: &str,
+    ) -> (
+        Result<Response<IpAddr>, LookupError>,
+        Result<Response<IpAddr>, LookupError>,
+    ) {
+        let (a, aaaa) = tokio::join!(self.ipv4(host), self.ipv6(host));
+        (
+            a.map(|r| map_response(r, IpAddr::V4)),
+            aaaa.map(|r| map_response(r, IpAddr::V6)),
+        )
+    }
+
+    /// TXT records with their character strings.
+    pub async fn txt(&self, name: &str) -> Result<Response<TxtRecord>, LookupError> {
+        self.lookup_map(name, RecordType::TXT, |r| match &r.data {
+            RData::TXT(t) => Some(TxtRecord {
+                strings: t.txt_data.iter().map(|s| s.to_vec()).collect(),
+            }),
+            _ => None,
+        })
+        .await
+    }
+
+    /// TLSA records.
+    pub async fn tlsa(&self, name: &str) -> Result<Response<Tlsa>, LookupError> {
+        self.lookup_map(name, RecordType::TLSA, |r| match &r.data {
+            RData::TLSA(t) => Some(Tlsa::new(
+                u8::from(t.cert_usage),
+                u8::from(t.selector),
+                u8::from(t.matching),
+                t.cert_data.clone(),
+            )),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Looks up `name`/`rtype` and maps each record of that type with `f`.
+    pub async fn lookup_map<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        f: impl Fn(&Record) -> Option<T>,
+    ) -> Result<Response<T>, LookupError> {
+        let qname = fqdn(name)?;
+        match self.inner.lookup(qname.clone(), rtype).await {
+            Ok(lookup) => Ok(from_answers(&qname, rtype, lookup.answers(), f)),
+            Err(e) => from_error(e),
+        }
+    }
+}
+
+fn build(
+    servers: Vec<NameServerConfig>,
+    config: &DnsConfig,
+    anchors: Option<Arc<TrustAnchors>>,
+    validate: bool,
+) -> Result<TokioResolver, ResolverError> {
+    let mut opts = ResolverOpts::default();
+    opts.validate = validate;
+    opts.timeout = config.timeout;
+    opts.attempts = config.attempts;
+    opts.edns0 = true;
+    opts.ndots = 0;
+    opts.use_hosts_file = ResolveHosts::Never;
+    opts.preserve_intermediates = true;
+    let mut builder = hickory_resolver::Resolver::builder_with_config(
+        ResolverConfig::from_name_servers(servers),
+        TokioRuntimeProvider::default(),
+    )
+    .with_options(opts);
+    if let Some(a) = anchors {
+        builder = builder.with_trust_anchor(a);
+    }
+    builder.build().map_err(ResolverError::Build)
+}
+
+/// Names are always queried fully qualified, so that no search list can retry another name
+/// after an error.
+fn fqdn(name: &str) -> Result<Name, LookupError> {
+    let mut n = Name::from_utf8(name).map_err(|_| LookupError::BadName(name.to_owned()))?;
+    n.set_fqdn(true);
+    Ok(n)
+}
+
+fn trim_dot(n: &Name) -> String {
+    let s = n.to_ascii();
+    s.strip_suffix('.').map(str::to_owned).unwrap_or(s)
+}
+
+fn map_response<T, U>(r: Response<T>, f: impl Fn(T) -> U) -> Response<U> {
+    match r {
+        Response::Records(a) => Response::Records(Answer {
+            records: a.records.into_iter().map(f).collect(),
+            security: a.security,
+            canonical_name: a.canonical_name,
+            cnames: a.cnames,
+            ttl: a.ttl,
+            signer: a.signer,
+        }),
+        Response::NxDomain { security, signer } => Response::NxDomain { security, signer },
+        Response::NoData { security, signer } => Response::NoData { security, signer },
+    }
+}
+
+/// The least secure status among records that are not signatures.
+fn worst(records: &[Record]) -> Option<Security> {
+    records
+        .iter()
+        .filter(|r| r.record_type() != RecordType::RRSIG)
+        .map(|r| r.proof)
+        .min()
+        .map(Security::from_proof)
+}
+
+fn signer_of(records: &[Record], covered: Option<RecordType>) -> Option<String> {
+    records.iter().find_map(|r| match &r.data {
+        RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(sig))
+            if covered.is_none_or(|c| sig.input().type_covered == c) =>
+        {
+            Some(sig.input().signer_name.to_ascii())
+        }
+        _ => None,
+    })
+}
+
+fn from_answers<T>(
+    qname: &Name,
+    rtype: RecordType,
+    answers: &[Record],
+    f: impl Fn(&Record) -> Option<T>,
+) -> Response<T> {
+    let mut cnames = Vec::new();
+    let mut canonical = qname.clone();
+    // Follow the chain from the query name through the CNAMEs present.
+    for _ in 0..16 {
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name == canonical && rtype != RecordType::CNAME => {
+                Some(c.0.clone())
+            }
+            _ => None,
+        });
+        let Some(target) = next else { break };
+        cnames.push((canonical.to_ascii(), target.to_ascii()));
+        canonical = target;
+    }
+    let relevant: Vec<&Record> = answers
+        .iter()
+        .filter(|r| {
+            r.record_type() == rtype
+                || (r.record_type() == RecordType::CNAME && rtype != RecordType::CNAME)
+        })
+        .collect();
+    let security = relevant
+        .iter()
+        .map(|r| r.proof)
+        .min()
+        .map_or(Security::Indeterminate, Security::from_proof);
+    let typed: Vec<&Record> = answers
+        .iter()
+        .filter(|r| r.record_type() == rtype)
+        .collect();
+    let signer = signer_of(answers, Some(rtype));
+    if typed.is_empty() {
+        return Response::NoData { security, signer };
+    }
+    Response::Records(Answer {
+        ttl: typed.iter().map(|r| r.ttl).min().unwrap_or(0),
+        records: typed.into_iter().filter_map(f).collect(),
+        security,
+        canonical_name: canonical.to_ascii(),
+        cnames,
+        signer,
+    })
+}
+
+fn from_error<T>(e: NetError) -> Result<Response<T>, LookupError> {
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(nr)) => {
+            let (security, signer) = match nr.authorities.as_deref() {
+                Some(auth) => (
+                    worst(auth).unwrap_or(Security::Insecure),
+                    signer_of(auth, None),
+                ),
+                // Validation passed without any authority record: the zone is provably insecure.
+                None => (Security::Insecure, None),
+            };
+            Ok(if nr.response_code == ResponseCode::NXDomain {
+                Response::NxDomain { security, signer }
+            } else {
+                Response::NoData { security, signer }
+            })
+        }
+        NetError::Dns(DnsError::Nsec {
+            response, proof, ..
+        }) => {
+            let security = Security::from_proof(proof);
+            if security == Security::Bogus {
+                return Err(LookupError::Bogus);
+            }
+            let signer = signer_of(&response.authorities, None);
+            Ok(
+                if response.metadata.response_code == ResponseCode::NXDomain {
+                    Response::NxDomain { security, signer }
+                } else {
+                    Response::NoData { security, signer }
+                },
+            )
+        }
+        NetError::Dns(DnsError::DnssecBogus) => Err(LookupError::Bogus),
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => Err(LookupError::ServFail),
+        NetError::Dns(DnsError::ResponseCode(code)) => Err(LookupError::ResponseCode(code)),
+        NetError::Timeout => Err(LookupError::Timeout),
+        other => Err(LookupError::Other(Arc::new(other))),
+    }
+}

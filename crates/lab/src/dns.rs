@@ -1,0 +1,573 @@
+//! The lab's authoritative DNS: a signed private root `.` → `test.` → one zone per scenario,
+//! served by hickory-server from memory on loopback (UDP and TCP on one port).
+//!
+//! hickory's `Catalog` answers every query from the longest matching zone, which is wrong for DS
+//! (RFC 4035 §3.1.4.1: DS lives in the parent). [`LabHandler`] routes DS queries to the parent
+//! zone and injects the scenario faults (no answer, SERVFAIL) before any zone is consulted.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::dnssec::crypto::EcdsaSigningKey;
+use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS};
+use hickory_proto::dnssec::{Algorithm, DigestType, DnssecSigner, PublicKeyBuf, SigningKey};
+use hickory_proto::op::{Edns, Header, Metadata, ResponseCode};
+use hickory_proto::rr::rdata::{A, MX, NS, SOA, TLSA, TXT};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType, RrKey};
+use hickory_server::Server;
+use hickory_server::dnssec::NxProofKind;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{
+    AxfrPolicy, Catalog, MessageResponseBuilder, ZoneHandler, ZoneType,
+};
+use mailsec_core::dane::{self, Certificate, Matching};
+
+use crate::LabError;
+use crate::scenario::{BogusRecord, Scenario, StsTxt, TlsaSpec, ZoneSecurity};
+
+/// TTL of every lab record.
+const TTL: u32 = 300;
+/// How long the lab's signatures stay valid.
+const SIG_DURATION: Duration = Duration::from_secs(30 * 86_400);
+
+/// What the zones need to know about the rest of the lab.
+pub(crate) struct ZoneInputs<'a> {
+    /// Address of the HTTPS policy host.
+    pub(crate) policy_host: Ipv4Addr,
+    /// The SMTP port of the lab (TLSA records are published for 25 and for this port).
+    pub(crate) smtp_port: u16,
+    /// Per scenario, per MX: the address and the leaf certificate it presents.
+    pub(crate) mx: &'a dyn Fn(&Scenario, usize) -> (Ipv4Addr, Certificate),
+    /// The lab intermediate CA (for `2 1 1`).
+    pub(crate) intermediate: &'a Certificate,
+}
+
+/// The signed zones, ready to serve, and the root key to trust.
+pub(crate) struct Zones {
+    handler: LabHandler,
+    /// The root KSK.
+    pub(crate) root_key: PublicKeyBuf,
+}
+
+impl Zones {
+    /// Builds every zone of `scenarios`.
+    pub(crate) fn build(scenarios: &[Scenario], inputs: &ZoneInputs<'_>) -> Result<Self, LabError> {
+        let mut zones: Vec<(Name, InMemoryZoneHandler)> = Vec::new();
+        let mut test_records: Vec<Record> = Vec::new();
+        let mut timeouts = HashSet::new();
+        let mut servfails = HashSet::new();
+        let test = name("test.")?;
+
+        for s in scenarios {
+            let origin = name(&format!("{}.test.", s.name))?;
+            let signed = !matches!(s.zone, ZoneSecurity::Unsigned);
+            let mut z = zone(&origin, signed)?;
+            let ns = origin.prepend_label("ns").map_err(dns_err)?;
+            add(&mut z, ns.clone(), RData::A(A(Ipv4Addr::LOCALHOST)));
+            test_records.push(Record::from_rdata(
+                origin.clone(),
+                TTL,
+                RData::NS(NS(ns.clone())),
+            ));
+            test_records.push(Record::from_rdata(
+                ns,
+                TTL,
+                RData::A(A(Ipv4Addr::LOCALHOST)),
+            ));
+            for (i, mx) in s.mx.iter().enumerate() {
+                let host = name(&format!("{}.{}", mx.label, origin))?;
+                add(
+                    &mut z,
+                    origin.clone(),
+                    RData::MX(MX::new(mx.preference, host.clone())),
+                );
+                let (addr, cert) = (inputs.mx)(s, i);
+                add(&mut z, host.clone(), RData::A(A(addr)));
+                let mut ports = vec![25];
+                if inputs.smtp_port != 25 {
+                    ports.push(inputs.smtp_port);
+                }
+                for port in ports {
+                    let owner = name(&format!("_{port}._tcp.{host}"))?;
+                    for spec in mx.tlsa {
+                        add(
+                            &mut z,
+                            owner.clone(),
+                            RData::TLSA(tlsa(*spec, &cert, inputs.intermediate)?),
+                        );
+                    }
+                }
+            }
+            let sts = origin.prepend_label("_mta-sts").map_err(dns_err)?;
+            match s.sts_txt {
+                StsTxt::Absent => {}
+                StsTxt::NoData => add(&mut z, sts, RData::A(A(inputs.policy_host))),
+                StsTxt::Records(records) => {
+                    for r in records {
+                        let strings: Vec<String> = r.split('\0').map(str::to_owned).collect();
+                        add(&mut z, sts.clone(), RData::TXT(TXT::new(strings)));
+                    }
+                }
+                StsTxt::Timeout => {
+                    timeouts.insert(LowerName::from(&sts));
+                }
+                StsTxt::ServFail => {
+                    servfails.insert(LowerName::from(&sts));
+                }
+            }
+            if s.policy.is_some() {
+                add(
+                    &mut z,
+                    origin.prepend_label("mta-sts").map_err(dns_err)?,
+                    RData::A(A(inputs.policy_host)),
+                );
+            }
+            if let Some(rpt) = s.tlsrpt {
+                let text = rpt.replace("{domain}", &s.domain());
+                add(
+                    &mut z,
+                    origin
+                        .prepend_label("_smtp")
+                        .and_then(|n| n.prepend_label("_tls"))
+                        .map_err(dns_err)?,
+                    RData::TXT(TXT::new(vec![text])),
+                );
+            }
+            if signed {
+                let key = sign(&mut z, &origin)?;
+                let ds = DS::from_key(&key, &origin, DigestType::SHA256).map_err(dns_err)?;
+                test_records.push(Record::from_rdata(
+                    origin.clone(),
+                    TTL,
+                    RData::DNSSEC(DNSSECRData::DS(ds)),
+                ));
+                if let ZoneSecurity::BogusAt(which) = s.zone {
+                    corrupt(&mut z, &origin, which, s)?;
+                }
+            }
+            zones.push((origin, z));
+        }
+
+        // test.: delegations (NS, glue, DS) to every scenario zone.
+        let mut tz = zone(&test, true)?;
+        let test_ns = name("ns.test.")?;
+        add(&mut tz, test_ns.clone(), RData::A(A(Ipv4Addr::LOCALHOST)));
+        for r in test_records {
+            tz.upsert_mut(r, 1);
+        }
+        let test_key = sign(&mut tz, &test)?;
+        zones.push((test.clone(), tz));
+
+        // The private root: delegates test. and holds the only trust anchor.
+        let root = Name::root();
+        let mut rz = zone(&root, true)?;
+        add(&mut rz, test.clone(), RData::NS(NS(test_ns.clone())));
+        add(&mut rz, test_ns, RData::A(A(Ipv4Addr::LOCALHOST)));
+        let test_ds = DS::from_key(&test_key, &test, DigestType::SHA256).map_err(dns_err)?;
+        add(&mut rz, test, RData::DNSSEC(DNSSECRData::DS(test_ds)));
+        let root_key = sign(&mut rz, &root)?;
+        zones.push((root, rz));
+
+        // Most specific zone first; the root last.
+        zones.sort_by_key(|(n, _)| std::cmp::Reverse(n.num_labels()));
+        let zones = zones
+            .into_iter()
+            .map(|(origin, mut z)| {
+                let lower = LowerName::from(&origin);
+                let index = NxIndex::new(&origin, z.records_get_mut());
+                let mut catalog = Catalog::new();
+                catalog.upsert(lower.clone(), vec![Arc::new(z) as Arc<dyn ZoneHandler>]);
+                ServedZone {
+                    origin: lower,
+                    catalog,
+                    index,
+                }
+            })
+            .collect();
+        Ok(Self {
+            handler: LabHandler {
+                zones,
+                timeouts,
+                servfails,
+            },
+            root_key,
+        })
+    }
+
+    /// Starts serving on `127.0.0.1:port` (UDP and TCP); port 0 picks a free port.
+    pub(crate) async fn serve(
+        self,
+        port: u16,
+    ) -> Result<(Server<LabHandler>, SocketAddr), LabError> {
+        let (udp, tcp) = bind_pair(port).await?;
+        let addr = udp.local_addr().map_err(|e| LabError::Bind {
+            what: "DNS (UDP)",
+            source: e,
+        })?;
+        let mut server = Server::new(self.handler);
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(5), 32);
+        Ok((server, addr))
+    }
+
+    /// The root trust anchor as a zone-file DNSKEY line (what `--trust-anchor` reads).
+    pub(crate) fn anchor_line(&self) -> String {
+        format!(". {TTL} IN DNSKEY {}", DNSKEY::from_key(&self.root_key))
+    }
+
+    /// The same anchor as a DS line, and in BIND's `trust-anchors` syntax for `delv`.
+    pub(crate) fn anchor_ds_line(&self) -> Result<String, LabError> {
+        let ds =
+            DS::from_key(&self.root_key, &Name::root(), DigestType::SHA256).map_err(dns_err)?;
+        Ok(format!(". {TTL} IN DS {ds}"))
+    }
+}
+
+/// Binds UDP and TCP on the same loopback port (retrying when an ephemeral UDP port is taken
+/// for TCP).
+async fn bind_pair(
+    port: u16,
+) -> Result<(tokio::net::UdpSocket, tokio::net::TcpListener), LabError> {
+    let mut last = None;
+    for _ in 0..20 {
+        let udp = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, port))
+            .await
+            .map_err(|e| LabError::Bind {
+                what: "DNS (UDP)",
+                source: e,
+            })?;
+        let addr = udp.local_addr().map_err(|e| LabError::Bind {
+            what: "DNS (UDP)",
+            source: e,
+        })?;
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if port == 0 => last = Some(e),
+            Err(e) => {
+                return Err(LabError::Bind {
+                    what: "DNS (TCP)",
+                    source: e,
+                });
+            }
+        }
+    }
+    Err(LabError::Bind {
+        what: "DNS (TCP)",
+        source: last.unwrap_or_else(|| std::io::Error::other("no free port pair")),
+    })
+}
+
+fn name(s: &str) -> Result<Name, LabError> {
+    Name::from_str(s).map_err(dns_err)
+}
+
+fn dns_err(e: impl std::fmt::Display) -> LabError {
+    LabError::Dns(e.to_string())
+}
+
+fn zone(origin: &Name, signed: bool) -> Result<InMemoryZoneHandler, LabError> {
+    let mut z = InMemoryZoneHandler::empty(
+        origin.clone(),
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+        signed.then_some(NxProofKind::Nsec),
+    );
+    let ns = if origin.is_root() {
+        name("ns.test.")?
+    } else {
+        origin.prepend_label("ns").map_err(dns_err)?
+    };
+    let soa = SOA::new(
+        ns.clone(),
+        name("hostmaster.test.")?,
+        1,
+        3600,
+        600,
+        86_400,
+        TTL,
+    );
+    z.upsert_mut(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)), 1);
+    z.upsert_mut(
+        Record::from_rdata(origin.clone(), TTL, RData::NS(NS(ns))),
+        1,
+    );
+    Ok(z)
+}
+
+fn add(z: &mut InMemoryZoneHandler, owner: Name, rdata: RData) {
+    z.upsert_mut(Record::from_rdata(owner, TTL, rdata), 1);
+}
+
+/// Generates a P-256 key (flags 257, used as KSK and ZSK), publishes it and signs the zone with
+/// NSEC. Returns the public key for the parent's DS.
+fn sign(z: &mut InMemoryZoneHandler, origin: &Name) -> Result<PublicKeyBuf, LabError> {
+    let pkcs8 = EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(dns_err)?;
+    let key = EcdsaSigningKey::from_pkcs8(&pkcs8, Algorithm::ECDSAP256SHA256).map_err(dns_err)?;
+    let public = key.to_public_key().map_err(dns_err)?;
+    let signer = DnssecSigner::new(
+        DNSKEY::from_key(&public),
+        Box::new(key),
+        origin.clone(),
+        SIG_DURATION,
+    );
+    z.add_zone_signing_key_mut(signer).map_err(dns_err)?;
+    z.secure_zone_mut().map_err(dns_err)?;
+    Ok(public)
+}
+
+/// Changes the data of one signed RRset, keeping its signatures: validators must find it bogus.
+fn corrupt(
+    z: &mut InMemoryZoneHandler,
+    origin: &Name,
+    which: BogusRecord,
+    s: &Scenario,
+) -> Result<(), LabError> {
+    let (owner, rtype) = match which {
+        BogusRecord::Tlsa => (
+            name(&format!("_25._tcp.{}.{}", s.mx[0].label, origin))?,
+            RecordType::TLSA,
+        ),
+        BogusRecord::Mx => (origin.clone(), RecordType::MX),
+    };
+    let key = RrKey::new(LowerName::from(&owner), rtype);
+    let records = z.records_get_mut();
+    let Some(set) = records.get(&key) else {
+        return Err(LabError::Dns(format!(
+            "no {rtype} RRset at {owner} to corrupt"
+        )));
+    };
+    let mut set = (**set).clone();
+    let changed: Vec<Record> = set
+        .records_without_rrsigs()
+        .map(|r| {
+            let mut r = r.clone();
+            r.data = match r.data {
+                RData::TLSA(t) => RData::TLSA(TLSA::new(
+                    t.cert_usage,
+                    t.selector,
+                    t.matching,
+                    flip(&t.cert_data),
+                )),
+                RData::MX(m) => RData::MX(MX::new(m.preference.wrapping_add(1), m.exchange)),
+                other => other,
+            };
+            r
+        })
+        .collect();
+    set.set_records(changed);
+    records.insert(key, Arc::new(set));
+    Ok(())
+}
+
+/// A zone as served: its catalog and, when signed, what NXDOMAIN answers need.
+struct ServedZone {
+    origin: LowerName,
+    catalog: Catalog,
+    index: Option<NxIndex>,
+}
+
+/// The names and NSEC chain of a signed zone.
+///
+/// hickory-server's NSEC NXDOMAIN answers prove the wildcard's absence with the NSEC closest to
+/// the query name's parent, which is only right when one label is missing; for
+/// `_25._tcp.mx.example.test` under `example.test` validators then see a bogus denial. The lab
+/// answers NXDOMAIN itself, as RFC 4035 §3.1.3.2 says: the SOA, the NSEC covering the name, and
+/// the NSEC covering the wildcard at the closest encloser, each with its RRSIGs.
+struct NxIndex {
+    /// Every owner name, and every empty non-terminal between the apex and an owner.
+    names: BTreeSet<Name>,
+    /// `(owner, next, NSEC record and its RRSIGs)` in canonical order.
+    nsec: Vec<(Name, Name, Vec<Record>)>,
+    /// The SOA and its RRSIGs.
+    soa: Vec<Record>,
+}
+
+impl NxIndex {
+    fn new(
+        origin: &Name,
+        records: &BTreeMap<RrKey, Arc<hickory_proto::rr::RecordSet>>,
+    ) -> Option<Self> {
+        let mut names = BTreeSet::new();
+        let mut nsec = Vec::new();
+        let mut soa = Vec::new();
+        for (key, set) in records {
+            let mut owner = Name::from(&key.name);
+            while owner.num_labels() >= origin.num_labels() && origin.zone_of(&owner) {
+                if !names.insert(owner.clone()) || owner == *origin {
+                    break;
+                }
+                owner = owner.base_name();
+            }
+            let with_sigs = || set.records_with_rrsigs().cloned().collect::<Vec<_>>();
+            match key.record_type {
+                RecordType::NSEC => {
+                    for r in set.records_without_rrsigs() {
+                        if let RData::DNSSEC(DNSSECRData::NSEC(n)) = &r.data {
+                            nsec.push((r.name.clone(), n.next_domain_name().clone(), with_sigs()));
+                        }
+                    }
+                }
+                RecordType::SOA => soa = with_sigs(),
+                _ => {}
+            }
+        }
+        if nsec.is_empty() {
+            return None;
+        }
+        nsec.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(Self { names, nsec, soa })
+    }
+
+    /// The NSEC whose span covers `name` (RFC 4034 §6.1 canonical order; the last wraps).
+    fn covering(&self, name: &Name) -> Option<&[Record]> {
+        self.nsec
+            .iter()
+            .find(|(owner, next, _)| owner < name && (name < next || next <= owner))
+            .map(|(_, _, r)| r.as_slice())
+    }
+
+    async fn nxdomain<R: ResponseHandler>(
+        &self,
+        request: &Request,
+        meta: &Metadata,
+        qname: &Name,
+        mut response: R,
+    ) -> ResponseInfo {
+        let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        let mut closest = qname.base_name();
+        while !self.names.contains(&closest) && !closest.is_root() {
+            closest = closest.base_name();
+        }
+        let mut proof: Vec<&Record> = Vec::new();
+        if dnssec_ok {
+            let wildcard = closest.prepend_label("*").ok();
+            let covers = [
+                self.covering(qname),
+                wildcard.as_ref().and_then(|w| self.covering(w)),
+            ];
+            for (i, c) in covers.iter().enumerate() {
+                if let Some(records) = c {
+                    if i == 1 && covers[0].map(|f| f.as_ptr()) == Some(records.as_ptr()) {
+                        continue;
+                    }
+                    proof.extend(records.iter());
+                }
+            }
+        }
+        let soa: Vec<&Record> = self
+            .soa
+            .iter()
+            .filter(|r| dnssec_ok || r.record_type() == RecordType::SOA)
+            .collect();
+        let mut metadata = Metadata::response_from_request(meta);
+        metadata.authoritative = true;
+        metadata.response_code = ResponseCode::NXDomain;
+        let mut edns = Edns::new();
+        if let Some(req) = request.edns.as_ref() {
+            edns.set_dnssec_ok(req.flags().dnssec_ok);
+            edns.set_max_payload(req.max_payload().max(512));
+        }
+        let mut builder = MessageResponseBuilder::from_message_request(request);
+        if request.edns.is_some() {
+            builder.edns(&edns);
+        }
+        let msg = builder.build(metadata, std::iter::empty(), proof, soa, std::iter::empty());
+        match response.send_response(msg).await {
+            Ok(info) => info,
+            Err(_) => ResponseInfo::from(Header {
+                metadata,
+                counts: Default::default(),
+            }),
+        }
+    }
+}
+
+fn flip(data: &[u8]) -> Vec<u8> {
+    let mut d = data.to_vec();
+    if let Some(b) = d.first_mut() {
+        *b ^= 0xff;
+    }
+    d
+}
+
+/// TLSA RDATA for a spec (RFC 6698 §2.1), computed from the lab certificates.
+fn tlsa(spec: TlsaSpec, leaf: &Certificate, intermediate: &Certificate) -> Result<TLSA, LabError> {
+    let digest = |bytes: &[u8]| dane::associate(bytes, Matching::Sha256).map_err(dns_err);
+    Ok(match spec {
+        TlsaSpec::EeSpki => TLSA::new(3.into(), 1.into(), 1.into(), digest(&leaf.spki)?),
+        TlsaSpec::EeWrong => TLSA::new(3.into(), 1.into(), 1.into(), flip(&digest(&leaf.spki)?)),
+        TlsaSpec::TaSpki => TLSA::new(2.into(), 1.into(), 1.into(), digest(&intermediate.spki)?),
+        TlsaSpec::PkixOnly => TLSA::new(0.into(), 0.into(), 1.into(), digest(&leaf.der)?),
+    })
+}
+
+/// Routes each query to the right zone, and injects the scenario faults.
+pub(crate) struct LabHandler {
+    /// One catalog per zone, most labels first, the root last.
+    zones: Vec<ServedZone>,
+    /// Names whose queries get no answer at all.
+    timeouts: HashSet<LowerName>,
+    /// Names whose queries get SERVFAIL.
+    servfails: HashSet<LowerName>,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for LabHandler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response: R,
+    ) -> ResponseInfo {
+        let Ok(info) = request.request_info() else {
+            return self.zones[self.zones.len() - 1]
+                .catalog
+                .handle_request::<R, T>(request, response)
+                .await;
+        };
+        let (qname, qtype) = (info.query.name(), info.query.query_type());
+        if self.timeouts.contains(qname) {
+            // Say nothing: the client times out.
+            let mut metadata = Metadata::response_from_request(info.metadata);
+            metadata.response_code = ResponseCode::ServFail;
+            return ResponseInfo::from(Header {
+                metadata,
+                counts: Default::default(),
+            });
+        }
+        if self.servfails.contains(qname) {
+            let msg = MessageResponseBuilder::from_message_request(request)
+                .error_msg(info.metadata, ResponseCode::ServFail);
+            return match response.send_response(msg).await {
+                Ok(info) => info,
+                Err(_) => {
+                    let mut metadata = Metadata::response_from_request(info.metadata);
+                    metadata.response_code = ResponseCode::ServFail;
+                    ResponseInfo::from(Header {
+                        metadata,
+                        counts: Default::default(),
+                    })
+                }
+            };
+        }
+        // RFC 4035 §3.1.4.1: DS records are served by the parent side of the zone cut.
+        let zone = self
+            .zones
+            .iter()
+            .find(|z| z.origin.zone_of(qname) && !(qtype == RecordType::DS && z.origin == *qname))
+            .unwrap_or(&self.zones[self.zones.len() - 1]);
+        if let Some(index) = &zone.index {
+            let qname = Name::from(qname);
+            if !index.names.contains(&qname) {
+                return index
+                    .nxdomain(request, info.metadata, &qname, response)
+                    .await;
+            }
+        }
+        zone.catalog.handle_request::<R, T>(request, response).await
+    }
+}

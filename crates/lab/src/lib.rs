@@ -1,0 +1,236 @@
+//! # mailsec-lab
+//!
+//! A hermetic mail-security world on loopback, started in process and stopped when dropped:
+//!
+//! ```text
+//!   scenario table ──> CA (rcgen): root, intermediate, leaves per MX (valid, expired, wrong name, untrusted)
+//!        │         ──> zones: signed private root "." -> "test." -> <scenario>.test (signed, unsigned, bogus)
+//!        │               served by hickory-server on 127.0.0.1:<port> (UDP+TCP), with injected faults
+//!        │         ──> HTTPS policy host on 127.0.0.1:<https port>, certificate and faults per SNI
+//!        │         ──> SMTP servers on 127.1.<i>.<j>:<smtp port>, with or without STARTTLS
+//!        v
+//!   Lab { dns, trust anchor, CA, ports }  ── MAILSEC_RESOLVER, MAILSEC_TRUST_ANCHOR, MAILSEC_CA_FILE,
+//!                                            MAILSEC_LAB_PORTS point any mailsec command at it
+//! ```
+//!
+//! Nothing binds outside 127.0.0.0/8 and nothing needs root: SMTP and HTTPS listen on
+//! ephemeral ports, which a port map (`25=<port>,443=<port>`) gives to mailsec. That map is for
+//! labs and tests only.
+
+#![forbid(unsafe_code)]
+
+pub mod ca;
+mod dns;
+pub mod scenario;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use hickory_server::Server;
+use mailsec_core::dane::Certificate;
+
+use crate::ca::{Ca, Issued, LeafKind};
+use crate::dns::{LabHandler, ZoneInputs, Zones};
+use crate::scenario::{MxCert, SCENARIOS, Scenario};
+
+/// Why the lab cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LabError {
+    /// A listener could not be bound.
+    #[error("cannot bind the lab's {what} listener on loopback: {source}")]
+    Bind {
+        /// Which service.
+        what: &'static str,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// Certificate generation failed.
+    #[error("lab CA: {0}")]
+    Ca(#[from] rcgen::Error),
+    /// Zone building or signing failed.
+    #[error("lab DNS: {0}")]
+    Dns(String),
+    /// Writing the lab's files failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+}
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct LabConfig {
+    /// The lab's notion of the current time (certificate validity).
+    pub now: SystemTime,
+    /// The scenarios to build.
+    pub scenarios: &'static [Scenario],
+    /// DNS port on 127.0.0.1; 0 picks a free one.
+    pub dns_port: u16,
+}
+
+impl Default for LabConfig {
+    fn default() -> Self {
+        Self {
+            now: SystemTime::now(),
+            scenarios: SCENARIOS,
+            dns_port: 0,
+        }
+    }
+}
+
+/// The files that point a client at the lab.
+#[derive(Clone, Debug)]
+pub struct LabFiles {
+    /// The root DNSKEY line (for `--trust-anchor`, Unbound's `trust-anchor-file`, hickory).
+    pub trust_anchor: PathBuf,
+    /// The root DS line.
+    pub trust_anchor_ds: PathBuf,
+    /// The lab root CA certificate (PEM).
+    pub ca: PathBuf,
+}
+
+/// A running lab. Dropping it stops every service.
+pub struct Lab {
+    dns: Server<LabHandler>,
+    dns_addr: SocketAddr,
+    anchor_line: String,
+    anchor_ds_line: String,
+    ca_pem: String,
+    scenarios: &'static [Scenario],
+    mx: Vec<Vec<MxHost>>,
+}
+
+/// One MX host of the lab.
+pub struct MxHost {
+    /// Its host name.
+    pub host: String,
+    /// Its address.
+    pub addr: Ipv4Addr,
+    /// The certificate chain it presents.
+    pub issued: Issued,
+}
+
+impl Lab {
+    /// Builds the PKI and the zones and starts the servers.
+    pub async fn start(config: LabConfig) -> Result<Self, LabError> {
+        let ca = Ca::new(config.now)?;
+        let intermediate = Certificate::from_der(ca.intermediate_der())
+            .map_err(|e| LabError::Dns(e.to_string()))?;
+        let mut mx = Vec::new();
+        for (i, s) in config.scenarios.iter().enumerate() {
+            let mut hosts = Vec::new();
+            for (j, m) in s.mx.iter().enumerate() {
+                let host = format!("{}.{}", m.label, s.domain());
+                let kind = match m.cert {
+                    MxCert::Valid => LeafKind::Valid,
+                    MxCert::Expired => LeafKind::Expired,
+                    MxCert::WrongName => LeafKind::WrongName,
+                    MxCert::Untrusted => LeafKind::Untrusted,
+                };
+                let issued = ca.issue(&[&host], kind)?;
+                let addr = mx_address(i, j);
+                hosts.push(MxHost { host, addr, issued });
+            }
+            mx.push(hosts);
+        }
+        let lookup = |s: &Scenario, j: usize| -> (Ipv4Addr, Certificate) {
+            let i = config
+                .scenarios
+                .iter()
+                .position(|x| x.name == s.name)
+                .unwrap_or(0);
+            let h = &mx[i][j];
+            // The leaf was produced by rcgen just above; parsing it cannot fail.
+            let cert =
+                Certificate::from_der(h.issued.leaf()).unwrap_or_else(|_| intermediate.clone());
+            (h.addr, cert)
+        };
+        let zones = Zones::build(
+            config.scenarios,
+            &ZoneInputs {
+                policy_host: Ipv4Addr::LOCALHOST,
+                smtp_port: 25,
+                mx: &lookup,
+                intermediate: &intermediate,
+            },
+        )?;
+        let anchor_line = zones.anchor_line();
+        let anchor_ds_line = zones.anchor_ds_line()?;
+        let (dns, dns_addr) = zones.serve(config.dns_port).await?;
+        Ok(Self {
+            dns,
+            dns_addr,
+            anchor_line,
+            anchor_ds_line,
+            ca_pem: ca.root_pem().to_owned(),
+            scenarios: config.scenarios,
+            mx,
+        })
+    }
+
+    /// The lab's DNS server (authoritative for every lab zone; answers as a resolver would).
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns_addr
+    }
+
+    /// The root trust anchor, as a DNSKEY line.
+    pub fn trust_anchor(&self) -> &str {
+        &self.anchor_line
+    }
+
+    /// The lab root CA (PEM).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The scenarios this lab serves.
+    pub fn scenarios(&self) -> &'static [Scenario] {
+        self.scenarios
+    }
+
+    /// The MX hosts of scenario `name`.
+    pub fn mx_hosts(&self, name: &str) -> &[MxHost] {
+        self.scenarios
+            .iter()
+            .position(|s| s.name == name)
+            .map_or(&[], |i| &self.mx[i])
+    }
+
+    /// Writes the trust anchor and CA files into `dir`.
+    pub fn write_files(&self, dir: &Path) -> Result<LabFiles, LabError> {
+        let write = |file: &str, text: &str| -> Result<PathBuf, LabError> {
+            let path = dir.join(file);
+            std::fs::write(&path, text).map_err(|source| LabError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(path)
+        };
+        Ok(LabFiles {
+            trust_anchor: write("root.anchor", &format!("{}\n", self.anchor_line))?,
+            trust_anchor_ds: write("root.ds", &format!("{}\n", self.anchor_ds_line))?,
+            ca: write("ca.pem", &self.ca_pem)?,
+        })
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.dns.shutdown_token().cancel();
+    }
+}
+
+/// The loopback address of MX `j` of scenario `i`: 127.1.<i>.<j+1>.
+fn mx_address(i: usize, j: usize) -> Ipv4Addr {
+    Ipv4Addr::new(
+        127,
+        1,
+        u8::try_from(i).unwrap_or(255),
+        u8::try_from(j + 1).unwrap_or(255),
+    )
+}

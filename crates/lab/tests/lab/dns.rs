@@ -1,0 +1,118 @@
+//! DNSSEC verdicts of the lab zones through mailsec-dns.
+
+use std::time::Duration;
+
+use mailsec_dns::{DnsConfig, LookupError, Resolver, Response, Security, TrustAnchorSource};
+use mailsec_lab::{Lab, LabConfig};
+
+async fn lab_and_resolver() -> (Lab, Resolver, tempfile::TempDir) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let lab = Lab::start(LabConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = lab.write_files(dir.path()).unwrap();
+    let resolver = Resolver::new(&DnsConfig {
+        server: Some(lab.dns_addr()),
+        trust_anchor: TrustAnchorSource::File(files.trust_anchor),
+        timeout: Duration::from_millis(800),
+        attempts: 1,
+    })
+    .await
+    .unwrap();
+    (lab, resolver, dir)
+}
+
+#[tokio::test]
+async fn secure_insecure_bogus_and_denials() {
+    let (_lab, r, _dir) = lab_and_resolver().await;
+    let mx = r.mx("dane-ee.test").await.unwrap();
+    assert_eq!(mx.security(), Security::Secure, "{mx:?}");
+    assert_eq!(mx.records()[0].1, "mx.dane-ee.test");
+    let tlsa = r.tlsa("_25._tcp.mx.dane-ee.test").await.unwrap();
+    assert_eq!(tlsa.security(), Security::Secure);
+    assert_eq!(tlsa.records().len(), 1);
+
+    let insecure = r.tlsa("_25._tcp.mx.dane-insecure.test").await.unwrap();
+    assert_eq!(insecure.security(), Security::Insecure, "{insecure:?}");
+
+    let bogus = r.tlsa("_25._tcp.mx.dane-bogus-tlsa.test").await;
+    assert!(matches!(bogus, Err(LookupError::Bogus)), "{bogus:?}");
+    // The rest of the bogus zone is fine.
+    assert_eq!(
+        r.mx("dane-bogus-tlsa.test").await.unwrap().security(),
+        Security::Secure
+    );
+    assert!(matches!(
+        r.mx("dane-bogus-mx.test").await,
+        Err(LookupError::Bogus)
+    ));
+
+    let nx = r.tlsa("_25._tcp.nope.dane-ee.test").await.unwrap();
+    assert!(
+        matches!(
+            nx,
+            Response::NxDomain {
+                security: Security::Secure,
+                ..
+            }
+        ),
+        "{nx:?}"
+    );
+    let nodata = r.tlsa("_25._tcp.mx.dane-no-tlsa.test").await;
+    assert!(
+        matches!(
+            nodata,
+            Ok(Response::NoData {
+                security: Security::Secure,
+                ..
+            }) | Ok(Response::NxDomain {
+                security: Security::Secure,
+                ..
+            })
+        ),
+        "{nodata:?}"
+    );
+    let nodata = r.txt("_mta-sts.sts-txt-nodata.test").await.unwrap();
+    assert!(
+        matches!(
+            nodata,
+            Response::NoData {
+                security: Security::Secure,
+                ..
+            }
+        ),
+        "{nodata:?}"
+    );
+}
+
+#[tokio::test]
+async fn txt_faults_stay_distinct() {
+    let (_lab, r, _dir) = lab_and_resolver().await;
+    let t = r.txt("_mta-sts.sts-split-txt.test").await.unwrap();
+    let joined: Vec<Vec<u8>> = t.records().iter().map(|x| x.concat()).collect();
+    assert!(
+        joined.contains(&b"v=STSv1; id=split1;".to_vec()),
+        "{joined:?}"
+    );
+    assert!(matches!(
+        r.txt("_mta-sts.sts-txt-servfail.test").await,
+        Err(LookupError::ServFail)
+    ));
+    assert!(matches!(
+        r.txt("_mta-sts.sts-txt-timeout.test").await,
+        Err(LookupError::Timeout)
+    ));
+    let absent = r.txt("_mta-sts.sts-no-txt.test").await.unwrap();
+    assert!(
+        matches!(
+            absent,
+            Response::NxDomain {
+                security: Security::Secure,
+                ..
+            }
+        ),
+        "{absent:?}"
+    );
+}
