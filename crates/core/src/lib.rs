@@ -29,6 +29,7 @@ pub mod dane;
 pub mod diag;
 pub mod domain;
 pub mod mta_sts;
+pub mod ports;
 pub mod socketmap;
 mod tagvalue;
 pub mod tlsrpt;

@@ -21,7 +21,9 @@
 
 pub mod ca;
 mod dns;
+pub mod https;
 pub mod scenario;
+mod smtp;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,8 @@ use std::time::SystemTime;
 
 use hickory_server::Server;
 use mailsec_core::dane::Certificate;
+use mailsec_core::ports::PortMap;
+use tokio::task::JoinHandle;
 
 use crate::ca::{Ca, Issued, LeafKind};
 use crate::dns::{LabHandler, ZoneInputs, Zones};
@@ -52,6 +56,9 @@ pub enum LabError {
     /// Zone building or signing failed.
     #[error("lab DNS: {0}")]
     Dns(String),
+    /// TLS configuration failed.
+    #[error("lab TLS: {0}")]
+    Tls(String),
     /// Writing the lab's files failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -71,6 +78,10 @@ pub struct LabConfig {
     pub scenarios: &'static [Scenario],
     /// DNS port on 127.0.0.1; 0 picks a free one.
     pub dns_port: u16,
+    /// SMTP port on every MX address; 0 picks a free one.
+    pub smtp_port: u16,
+    /// HTTPS port of the policy host on 127.0.0.1; 0 picks a free one.
+    pub https_port: u16,
 }
 
 impl Default for LabConfig {
@@ -79,6 +90,8 @@ impl Default for LabConfig {
             now: SystemTime::now(),
             scenarios: SCENARIOS,
             dns_port: 0,
+            smtp_port: 0,
+            https_port: 0,
         }
     }
 }
@@ -98,6 +111,8 @@ pub struct LabFiles {
 pub struct Lab {
     dns: Server<LabHandler>,
     dns_addr: SocketAddr,
+    ports: PortMap,
+    tasks: Vec<JoinHandle<()>>,
     anchor_line: String,
     anchor_ds_line: String,
     ca_pem: String,
@@ -150,11 +165,40 @@ impl Lab {
                 Certificate::from_der(h.issued.leaf()).unwrap_or_else(|_| intermediate.clone());
             (h.addr, cert)
         };
+        let smtp_hosts: Vec<smtp::SmtpHost<'_>> = config
+            .scenarios
+            .iter()
+            .zip(&mx)
+            .flat_map(|(s, hosts)| {
+                s.mx.iter().zip(hosts).map(|(m, h)| smtp::SmtpHost {
+                    name: &h.host,
+                    addr: h.addr,
+                    starttls: m.starttls,
+                    issued: &h.issued,
+                })
+            })
+            .collect();
+        let (smtp_port, mut tasks) = smtp::start(&smtp_hosts, config.smtp_port).await?;
+        let https_listener =
+            tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.https_port))
+                .await
+                .map_err(|e| LabError::Bind {
+                    what: "HTTPS",
+                    source: e,
+                })?;
+        let https_port = https_listener
+            .local_addr()
+            .map_err(|e| LabError::Bind {
+                what: "HTTPS",
+                source: e,
+            })?
+            .port();
+        tasks.push(https::start(https_listener, config.scenarios, &ca)?);
         let zones = Zones::build(
             config.scenarios,
             &ZoneInputs {
                 policy_host: Ipv4Addr::LOCALHOST,
-                smtp_port: 25,
+                smtp_port,
                 mx: &lookup,
                 intermediate: &intermediate,
             },
@@ -165,6 +209,11 @@ impl Lab {
         Ok(Self {
             dns,
             dns_addr,
+            ports: PortMap {
+                smtp: Some(smtp_port),
+                https: Some(https_port),
+            },
+            tasks,
             anchor_line,
             anchor_ds_line,
             ca_pem: ca.root_pem().to_owned(),
@@ -176,6 +225,24 @@ impl Lab {
     /// The lab's DNS server (authoritative for every lab zone; answers as a resolver would).
     pub fn dns_addr(&self) -> SocketAddr {
         self.dns_addr
+    }
+
+    /// Where the lab's SMTP and HTTPS servers listen instead of 25 and 443.
+    pub fn ports(&self) -> PortMap {
+        self.ports
+    }
+
+    /// The shell assignments that point every mailsec command at this lab.
+    pub fn env(&self, files: &LabFiles) -> Vec<(&'static str, String)> {
+        vec![
+            ("MAILSEC_RESOLVER", self.dns_addr.to_string()),
+            (
+                "MAILSEC_TRUST_ANCHOR",
+                files.trust_anchor.display().to_string(),
+            ),
+            ("MAILSEC_CA_FILE", files.ca.display().to_string()),
+            ("MAILSEC_LAB_PORTS", self.ports.to_string()),
+        ]
     }
 
     /// The root trust anchor, as a DNSKEY line.
@@ -222,6 +289,9 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.dns.shutdown_token().cancel();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 

@@ -1,32 +1,13 @@
 //! DNSSEC verdicts of the lab zones through mailsec-dns.
 
-use std::time::Duration;
+use mailsec_dns::{LookupError, Response, Security};
 
-use mailsec_dns::{DnsConfig, LookupError, Resolver, Response, Security, TrustAnchorSource};
-use mailsec_lab::{Lab, LabConfig};
-
-async fn lab_and_resolver() -> (Lab, Resolver, tempfile::TempDir) {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let lab = Lab::start(LabConfig::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let files = lab.write_files(dir.path()).unwrap();
-    let resolver = Resolver::new(&DnsConfig {
-        server: Some(lab.dns_addr()),
-        trust_anchor: TrustAnchorSource::File(files.trust_anchor),
-        timeout: Duration::from_millis(800),
-        attempts: 1,
-    })
-    .await
-    .unwrap();
-    (lab, resolver, dir)
-}
+use crate::start;
 
 #[tokio::test]
 async fn secure_insecure_bogus_and_denials() {
-    let (_lab, r, _dir) = lab_and_resolver().await;
+    let lab = start().await;
+    let r = &lab.resolver;
     let mx = r.mx("dane-ee.test").await.unwrap();
     assert_eq!(mx.security(), Security::Secure, "{mx:?}");
     assert_eq!(mx.records()[0].1, "mx.dane-ee.test");
@@ -89,7 +70,8 @@ async fn secure_insecure_bogus_and_denials() {
 
 #[tokio::test]
 async fn txt_faults_stay_distinct() {
-    let (_lab, r, _dir) = lab_and_resolver().await;
+    let lab = start().await;
+    let r = &lab.resolver;
     let t = r.txt("_mta-sts.sts-split-txt.test").await.unwrap();
     let joined: Vec<Vec<u8>> = t.records().iter().map(|x| x.concat()).collect();
     assert!(

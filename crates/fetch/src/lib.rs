@@ -1,0 +1,300 @@
+//! # mailsec-fetch
+//!
+//! Fetches an MTA-STS policy the way RFC 8461 §3.3 says a sender must:
+//!
+//! - `GET https://mta-sts.<domain>/.well-known/mta-sts.txt` with SNI `mta-sts.<domain>`
+//!   (§7.1) over TLS 1.2 or 1.3 (§7.2), the certificate validated for that name against a
+//!   trusted root (§3.3);
+//! - only status 200 counts; redirects are **not** followed; HTTP caching is not used;
+//! - the media type should be `text/plain` (§3.2; parameters ignored);
+//! - the body is capped (64 KiB by default) while it streams, and the whole exchange is bounded by
+//!   one timeout (the RFC suggests a minute).
+//!
+//! Every failure keeps its kind, and [`FetchError::result_type`] maps it to the TLS-RPT result
+//! type of RFC 8460 §4.3.2.2.
+
+#![forbid(unsafe_code)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use mailsec_core::HostName;
+use mailsec_core::mta_sts::policy::MAX_BODY_LEN;
+use mailsec_core::ports::PortMap;
+use mailsec_dns::{LookupError, Resolver, Response};
+use rustls::RootCertStore;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// The path of the policy (RFC 8461 §3.3).
+pub const POLICY_PATH: &str = "/.well-known/mta-sts.txt";
+
+/// How to fetch.
+#[derive(Clone)]
+pub struct FetchConfig {
+    /// Bound on the whole fetch: address lookup, connection, TLS, response and body.
+    pub timeout: Duration,
+    /// Largest body accepted.
+    pub max_body: usize,
+    /// Trusted roots.
+    pub roots: Arc<RootCertStore>,
+    /// Port overrides (labs only).
+    pub ports: PortMap,
+}
+
+impl FetchConfig {
+    /// Mozilla's roots (webpki-roots), a 30 s timeout and the 64 KiB cap.
+    pub fn new() -> Self {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Self {
+            timeout: Duration::from_secs(30),
+            max_body: MAX_BODY_LEN,
+            roots: Arc::new(roots),
+            ports: PortMap::default(),
+        }
+    }
+
+    /// Trusts only the CA certificates of `pem` (a lab's CA, a private PKI).
+    pub fn with_ca_file(mut self, path: &Path) -> Result<Self, FetchError> {
+        let text = std::fs::read(path)
+            .map_err(|e| FetchError::CaFile(format!("{}: {e}", path.display())))?;
+        let certs = mailsec_core::dane::parse_certificates(&text)
+            .map_err(|e| FetchError::CaFile(format!("{}: {e}", path.display())))?;
+        let mut roots = RootCertStore::empty();
+        for c in certs {
+            roots
+                .add(CertificateDer::from(c.der))
+                .map_err(|e| FetchError::CaFile(format!("{}: {e}", path.display())))?;
+        }
+        self.roots = Arc::new(roots);
+        Ok(self)
+    }
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A fetched policy body, not yet parsed.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Fetched {
+    /// The URL fetched.
+    pub url: String,
+    /// The address connected to.
+    pub addr: SocketAddr,
+    /// The body.
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    /// The Content-Type header.
+    pub content_type: String,
+    /// How long the fetch took.
+    pub elapsed_ms: u128,
+}
+
+/// Why no policy was fetched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The policy host name did not resolve.
+    #[error("mta-sts host lookup: {0}")]
+    Lookup(LookupError),
+    /// The policy host has no address.
+    #[error("mta-sts host has no address (NXDOMAIN or NODATA)")]
+    NoAddress,
+    /// TCP connection failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TLS handshake failed, for example on an untrusted, expired or misnamed certificate.
+    #[error("TLS handshake with {host}: {reason}")]
+    Tls {
+        /// The policy host.
+        host: String,
+        /// rustls' reason.
+        reason: String,
+        /// True when the failure is about the certificate (RFC 8460 `sts-webpki-invalid`).
+        certificate: bool,
+    },
+    /// HTTP failed.
+    #[error("HTTP: {0}")]
+    Http(String),
+    /// A redirect, which RFC 8461 §3.3 forbids following.
+    #[error("HTTP {status} redirect to {location}: redirects must not be followed (RFC 8461 §3.3)")]
+    Redirect {
+        /// The status code.
+        status: u16,
+        /// The Location header.
+        location: String,
+    },
+    /// A status other than 200.
+    #[error("HTTP status {0}; only 200 is valid (RFC 8461 §3.3)")]
+    Status(u16),
+    /// The media type is not `text/plain`.
+    #[error("Content-Type `{0}` is not text/plain (RFC 8461 §3.2)")]
+    ContentType(String),
+    /// The body exceeds the cap.
+    #[error("policy body exceeds {0} bytes")]
+    TooLarge(usize),
+    /// The whole fetch took longer than the timeout.
+    #[error("fetch did not complete within {0:?}")]
+    Timeout(Duration),
+    /// The CA file is unusable.
+    #[error("CA file {0}")]
+    CaFile(String),
+}
+
+impl FetchError {
+    /// The TLS-RPT result type (RFC 8460 §4.3.2.2) for this failure.
+    pub fn result_type(&self) -> &'static str {
+        match self {
+            Self::Tls {
+                certificate: true, ..
+            } => "sts-webpki-invalid",
+            _ => "sts-policy-fetch-error",
+        }
+    }
+}
+
+/// Fetches the policy of `domain`.
+pub async fn fetch_policy(
+    resolver: &Resolver,
+    domain: &HostName,
+    config: &FetchConfig,
+) -> Result<Fetched, FetchError> {
+    match tokio::time::timeout(config.timeout, fetch_inner(resolver, domain, config)).await {
+        Ok(r) => r,
+        Err(_) => Err(FetchError::Timeout(config.timeout)),
+    }
+}
+
+async fn fetch_inner(
+    resolver: &Resolver,
+    domain: &HostName,
+    config: &FetchConfig,
+) -> Result<Fetched, FetchError> {
+    let start = Instant::now();
+    let host = format!("mta-sts.{domain}");
+    let addr = resolve(resolver, &host).await?;
+    let addr = SocketAddr::new(addr, config.ports.https());
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|source| FetchError::Connect { addr, source })?;
+    let tls_config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    .map_err(|e| FetchError::Http(e.to_string()))?
+    .with_root_certificates(config.roots.clone())
+    .with_no_client_auth();
+    let server_name =
+        ServerName::try_from(host.clone()).map_err(|e| FetchError::Http(e.to_string()))?;
+    let tls = TlsConnector::from(Arc::new(tls_config))
+        .connect(server_name, tcp)
+        .await
+        .map_err(|e| {
+            let certificate = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|re| matches!(re, rustls::Error::InvalidCertificate(_)));
+            FetchError::Tls {
+                host: host.clone(),
+                reason: e.to_string(),
+                certificate,
+            }
+        })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| FetchError::Http(e.to_string()))?;
+    tokio::spawn(conn);
+    let request = Request::get(POLICY_PATH)
+        .header(hyper::header::HOST, host.as_str())
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("mailsec/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| FetchError::Http(e.to_string()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| FetchError::Http(e.to_string()))?;
+    let status = response.status().as_u16();
+    if response.status().is_redirection() {
+        let location = response
+            .headers()
+            .get(hyper::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("(none)")
+            .to_owned();
+        return Err(FetchError::Redirect { status, location });
+    }
+    if status != 200 {
+        return Err(FetchError::Status(status));
+    }
+    let content_type = response
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("text/plain") {
+        return Err(FetchError::ContentType(content_type));
+    }
+    let announced = response
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|len| len > config.max_body) {
+        return Err(FetchError::TooLarge(config.max_body));
+    }
+    let mut body = Vec::new();
+    let mut incoming = response.into_body();
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|e| FetchError::Http(e.to_string()))?;
+        if let Some(data) = frame.data_ref() {
+            if body.len() + data.len() > config.max_body {
+                return Err(FetchError::TooLarge(config.max_body));
+            }
+            body.extend_from_slice(data);
+        }
+    }
+    Ok(Fetched {
+        url: format!("https://{host}{POLICY_PATH}"),
+        addr,
+        body,
+        content_type,
+        elapsed_ms: start.elapsed().as_millis(),
+    })
+}
+
+/// The first address of `host` (A, then AAAA). DNSSEC is not required here: the policy is
+/// authenticated by the Web PKI (RFC 8461 §10.1).
+async fn resolve(resolver: &Resolver, host: &str) -> Result<IpAddr, FetchError> {
+    let (v4, v6) = resolver.addresses(host).await;
+    for r in [v4, v6] {
+        match r {
+            Ok(Response::Records(a)) => {
+                if let Some(ip) = a.records.first() {
+                    return Ok(*ip);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => return Err(FetchError::Lookup(e)),
+        }
+    }
+    Err(FetchError::NoAddress)
+}

@@ -1,0 +1,210 @@
+//! The lab's MTA-STS policy host: one HTTPS server for every `mta-sts.<domain>`, which picks the
+//! certificate and the behaviour by SNI (RFC 8461 §3.3), with each scenario's faults.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::LabError;
+use crate::ca::{Ca, LeafKind};
+use crate::scenario::{HostFault, Scenario};
+
+/// The well-known path, RFC 8461 §3.3.
+pub const POLICY_PATH: &str = "/.well-known/mta-sts.txt";
+/// Where the `Redirect` fault points; it serves a valid policy, so that a client which follows
+/// redirects (it must not) is caught.
+const REDIRECT_PATH: &str = "/moved/mta-sts.txt";
+
+/// What one policy host serves.
+#[derive(Clone)]
+struct Site {
+    body: String,
+    fault: HostFault,
+    key: Arc<CertifiedKey>,
+}
+
+struct Sites {
+    by_name: HashMap<String, Site>,
+    fallback: Arc<CertifiedKey>,
+}
+
+impl std::fmt::Debug for Sites {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sites")
+            .field("hosts", &self.by_name.len())
+            .finish()
+    }
+}
+
+impl ResolvesServerCert for Sites {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let key = hello
+            .server_name()
+            .and_then(|n| self.by_name.get(&n.to_ascii_lowercase()))
+            .map_or_else(|| self.fallback.clone(), |s| s.key.clone());
+        Some(key)
+    }
+}
+
+/// Starts the policy host on `listener`; returns the task.
+pub(crate) fn start(
+    listener: TcpListener,
+    scenarios: &[Scenario],
+    ca: &Ca,
+) -> Result<tokio::task::JoinHandle<()>, LabError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certified = |names: &[&str], kind: LeafKind| -> Result<Arc<CertifiedKey>, LabError> {
+        let issued = ca.issue(names, kind)?;
+        let key = provider
+            .key_provider
+            .load_private_key(issued.private_key())
+            .map_err(|e| LabError::Tls(e.to_string()))?;
+        Ok(Arc::new(CertifiedKey::new(issued.chain.clone(), key)))
+    };
+    let mut by_name = HashMap::new();
+    for s in scenarios {
+        let Some(policy) = s.policy else { continue };
+        let host = format!("mta-sts.{}", s.domain());
+        let kind = match policy.fault {
+            HostFault::UntrustedCert => LeafKind::Untrusted,
+            HostFault::WrongName => LeafKind::WrongName,
+            HostFault::ExpiredCert => LeafKind::Expired,
+            _ => LeafKind::Valid,
+        };
+        let site = Site {
+            body: policy.body.replace("{domain}", &s.domain()),
+            fault: policy.fault,
+            key: certified(&[&host], kind)?,
+        };
+        by_name.insert(host, site);
+    }
+    let sites = Arc::new(Sites {
+        by_name,
+        fallback: certified(&["unknown.test"], LeafKind::Valid)?,
+    });
+    let config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| LabError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(sites.clone());
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((tcp, peer)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            let sites = sites.clone();
+            tokio::spawn(async move { serve_connection(tcp, peer, acceptor, sites).await });
+        }
+    }))
+}
+
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    _peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    sites: Arc<Sites>,
+) {
+    let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+    else {
+        return;
+    };
+    let sni = tls.get_ref().1.server_name().map(str::to_ascii_lowercase);
+    let site = sni.and_then(|n| sites.by_name.get(&n).cloned());
+    let service = service_fn(move |req: Request<Incoming>| {
+        let site = site.clone();
+        async move { Ok::<_, Infallible>(respond(site.as_ref(), req.uri().path())) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(tls), service)
+        .await;
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+fn respond(site: Option<&Site>, path: &str) -> Response<Body> {
+    let Some(site) = site else {
+        return status(StatusCode::NOT_FOUND, "no such policy host\n");
+    };
+    if site.fault == HostFault::Redirect {
+        if path == REDIRECT_PATH {
+            return text(StatusCode::OK, "text/plain", site.body.clone().into());
+        }
+        let mut r = status(StatusCode::MOVED_PERMANENTLY, "moved\n");
+        if let Ok(v) = REDIRECT_PATH.parse() {
+            r.headers_mut().insert(hyper::header::LOCATION, v);
+        }
+        return r;
+    }
+    if path != POLICY_PATH {
+        return status(StatusCode::NOT_FOUND, "not found\n");
+    }
+    match site.fault {
+        HostFault::NotFound => status(StatusCode::NOT_FOUND, "not found\n"),
+        HostFault::Html => text(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            site.body.clone().into(),
+        ),
+        HostFault::Oversize => {
+            let mut body = site.body.clone();
+            while body.len() <= 70 * 1024 {
+                body.push_str("x-padding: this policy is larger than the 64 KiB senders accept\n");
+            }
+            text(StatusCode::OK, "text/plain", body.into())
+        }
+        HostFault::Slow => {
+            // One byte a second: longer than any sensible fetch timeout.
+            let bytes: Vec<u8> = site.body.clone().into_bytes();
+            let stream = futures_util::stream::unfold(0usize, move |i| {
+                let b = bytes.get(i).copied();
+                async move {
+                    let b = b?;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    Some((
+                        Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b]))),
+                        i + 1,
+                    ))
+                }
+            });
+            let mut r = Response::new(StreamBody::new(stream).boxed());
+            if let Ok(v) = "text/plain".parse() {
+                r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        _ => text(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            site.body.clone().into(),
+        ),
+    }
+}
+
+fn status(code: StatusCode, body: &'static str) -> Response<Body> {
+    text(code, "text/plain", Bytes::from_static(body.as_bytes()))
+}
+
+fn text(code: StatusCode, content_type: &str, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(Full::new(body).boxed());
+    *r.status_mut() = code;
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}

@@ -1,0 +1,122 @@
+//! The policy host, checked with curl (an independent client) and fetched with mailsec-fetch.
+
+use std::time::Duration;
+
+use mailsec_core::HostName;
+use mailsec_core::mta_sts::Policy;
+use mailsec_fetch::{FetchConfig, FetchError, fetch_policy};
+use mailsec_lab::scenario::{HostFault, SCENARIOS};
+
+use crate::{start, tool};
+
+#[tokio::test]
+async fn curl_sees_what_the_table_says() {
+    let lab = start().await;
+    let port = lab.lab.ports().https();
+    let ca = lab.files.ca.display().to_string();
+    let curl = |domain: &str| {
+        let host = format!("mta-sts.{domain}");
+        vec![
+            "-sS".to_owned(),
+            "--max-time".to_owned(),
+            "5".to_owned(),
+            "--resolve".to_owned(),
+            format!("{host}:{port}:127.0.0.1"),
+            "--cacert".to_owned(),
+            ca.clone(),
+            "-w".to_owned(),
+            "\n%{http_code} %{content_type}".to_owned(),
+            format!("https://{host}:{port}/.well-known/mta-sts.txt"),
+        ]
+    };
+    let ok = tool("curl", &curl("sts-enforce.test"), b"").await;
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        out.starts_with("version: STSv1\nmode: enforce\nmx: mx.sts-enforce.test\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("200 text/plain; charset=utf-8"), "{out}");
+
+    let redirect = tool("curl", &curl("sts-redirect.test"), b"").await;
+    assert!(String::from_utf8_lossy(&redirect.stdout).ends_with("301 text/plain"));
+    let html = tool("curl", &curl("sts-html.test"), b"").await;
+    assert!(String::from_utf8_lossy(&html.stdout).ends_with("200 text/html; charset=utf-8"));
+    // curl's exit code 60: the peer certificate cannot be authenticated.
+    for bad in [
+        "sts-host-untrusted.test",
+        "sts-host-wrong-name.test",
+        "sts-host-expired.test",
+    ] {
+        let o = tool("curl", &curl(bad), b"").await;
+        assert_eq!(
+            o.status.code(),
+            Some(60),
+            "{bad}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// What RFC 8461 §3.3 makes of each fault, written from the table, not from the fetcher.
+fn expected(fault: HostFault) -> &'static str {
+    match fault {
+        HostFault::None => "ok",
+        HostFault::Redirect => "redirect",
+        HostFault::NotFound => "status",
+        HostFault::Html => "content-type",
+        HostFault::Oversize => "too-large",
+        HostFault::Slow => "timeout",
+        HostFault::UntrustedCert | HostFault::WrongName | HostFault::ExpiredCert => {
+            "sts-webpki-invalid"
+        }
+    }
+}
+
+#[tokio::test]
+async fn fetcher_applies_rfc8461_to_every_policy_host() {
+    let lab = start().await;
+    let mut config = FetchConfig::new().with_ca_file(&lab.files.ca).unwrap();
+    config.ports = lab.lab.ports();
+    config.timeout = Duration::from_secs(3);
+    let mut checked = 0;
+    let mut tasks = Vec::new();
+    for s in SCENARIOS.iter().filter(|s| s.policy.is_some()) {
+        let (resolver, config) = (lab.resolver.clone(), config.clone());
+        tasks.push(tokio::spawn(async move {
+            let domain = HostName::parse(&s.domain()).unwrap();
+            (s, fetch_policy(&resolver, &domain, &config).await)
+        }));
+    }
+    for t in tasks {
+        let (s, got) = t.await.unwrap();
+        let fault = s.policy.unwrap().fault;
+        let kind = match &got {
+            Ok(f) => {
+                // Every correctly served body is the table's body.
+                assert_eq!(
+                    String::from_utf8_lossy(&f.body),
+                    s.policy.unwrap().body.replace("{domain}", &s.domain())
+                );
+                "ok"
+            }
+            Err(FetchError::Redirect { status: 301, .. }) => "redirect",
+            Err(FetchError::Status(404)) => "status",
+            Err(FetchError::ContentType(_)) => "content-type",
+            Err(FetchError::TooLarge(_)) => "too-large",
+            Err(FetchError::Timeout(_)) => "timeout",
+            Err(e @ FetchError::Tls { .. }) => e.result_type(),
+            Err(e) => panic!("{}: unexpected {e}", s.name),
+        };
+        assert_eq!(kind, expected(fault), "{}: {got:?}", s.name);
+        if s.name == "sts-invalid-policy" {
+            assert!(Policy::parse(&got.unwrap().body).is_err());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "{checked}");
+}
