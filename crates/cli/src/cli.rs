@@ -16,8 +16,45 @@ use clap::{Args, Parser, Subcommand};
     max_term_width = 100
 )]
 pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// Where DNS and HTTPS go. Each option also reads an environment variable, which `mailsec lab`
+/// prints, so that one `export` points every command at a lab.
+#[derive(Debug, Args)]
+pub(crate) struct NetArgs {
+    /// DNS server to query, IP or IP:PORT (default: the system resolver). mailsec validates
+    /// DNSSEC itself.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSEC_RESOLVER",
+        value_name = "IP[:PORT]"
+    )]
+    pub(crate) resolver: Option<String>,
+    /// DNSSEC trust anchor: a file of root DNSKEY or DS lines (default: the IANA root anchor).
+    #[arg(long, global = true, env = "MAILSEC_TRUST_ANCHOR", value_name = "FILE")]
+    pub(crate) trust_anchor: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for HTTPS instead of the built-in Mozilla roots.
+    #[arg(long, global = true, env = "MAILSEC_CA_FILE", value_name = "FILE")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// FOR LABS AND TESTING ONLY: connect to these ports instead of 25 (SMTP) and 443 (HTTPS).
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSEC_LAB_PORTS",
+        value_name = "25=PORT,443=PORT"
+    )]
+    pub(crate) lab_ports: Option<mailsec_core::ports::PortMap>,
+    /// Seconds allowed per DNS query.
+    #[arg(long, global = true, default_value_t = 5, value_name = "SECONDS")]
+    pub(crate) dns_timeout: u64,
+    /// Seconds allowed for a whole policy fetch (RFC 8461 §3.3 suggests up to 60).
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    pub(crate) fetch_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -31,6 +68,15 @@ pub(crate) enum Command {
     /// DANE TLSA records (RFC 6698, RFC 7672): generate and explain.
     #[command(subcommand)]
     Tlsa(TlsaCommand),
+    /// Check domains: MX, DNSSEC, MTA-STS, TLS-RPT and TLSA as senders will see them.
+    Check(CheckArgs),
+    /// DNS with DNSSEC validation.
+    #[command(subcommand)]
+    Dns(DnsCommand),
+    /// Run the lab (signed DNS, policy hosts, SMTP servers on loopback) in the foreground.
+    Lab(LabArgs),
+    /// Start the lab in process and check a few of its domains.
+    Demo(DemoArgs),
     /// List the check catalogue, or explain one check.
     Checks(ChecksArgs),
     /// Print a shell completion script.
@@ -129,6 +175,63 @@ pub(crate) struct TlsaGenerateArgs {
     /// With a chain: also print the 2 1 1 record of the leaf's issuer (rollover-safe pairing).
     #[arg(long)]
     pub(crate) with_issuer: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The domains.
+    #[arg(required = true, value_name = "DOMAIN")]
+    pub(crate) domains: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DnsCommand {
+    /// Look up NAME/TYPE, validate it, and show the chain of trust (like delv).
+    ///
+    /// Exit status: 0 for a validated answer or denial (secure or insecure), 1 for bogus or
+    /// indeterminate, 2 when the lookup failed (SERVFAIL, timeout, network).
+    Query(DnsQueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DnsQueryArgs {
+    /// The name.
+    pub(crate) name: String,
+    /// The record type (A, AAAA, MX, TXT, TLSA, DNSKEY, DS, ...).
+    #[arg(default_value = "A")]
+    pub(crate) rtype: String,
+    /// Do not walk the chain of trust.
+    #[arg(long)]
+    pub(crate) no_chain: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LabArgs {
+    /// Print the scenario table and exit.
+    #[arg(long)]
+    pub(crate) list: bool,
+    /// With --list: print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Write the trust anchor and CA files here (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// DNS port on 127.0.0.1 (default: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) dns_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

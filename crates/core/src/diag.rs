@@ -130,6 +130,8 @@ catalogue! {
     R17 => "site-specific mailbox present",
     R18 => "record TTL or DNSSEC",
     R19 => "fields are name=value, separated by single ';' delimiters",
+    // MX
+    M1 => "the domain has MX records (or a usable fallback)",
     // DNSSEC, RFC 4033-4035 and RFC 7672 §2.1
     N1 => "mail domain zone is signed",
     N2 => "mail domain validates",

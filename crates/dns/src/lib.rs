@@ -24,4 +24,8 @@ mod resolver;
 
 pub use anchor::{AnchorError, TrustAnchorSource};
 pub use chain::{ChainLink, DelegationProof};
-pub use resolver::{Answer, DnsConfig, LookupError, Resolver, Response, Security, TxtRecord};
+/// Record types, for generic lookups.
+pub use hickory_proto::rr::RecordType;
+pub use resolver::{
+    Answer, DnsConfig, LookupError, Resolver, ResolverError, Response, Security, TxtRecord,
+};

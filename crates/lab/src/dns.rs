@@ -132,8 +132,8 @@ impl Zones {
                 add(
                     &mut z,
                     origin
-                        .prepend_label("_smtp")
-                        .and_then(|n| n.prepend_label("_tls"))
+                        .prepend_label("_tls")
+                        .and_then(|n| n.prepend_label("_smtp"))
                         .map_err(dns_err)?,
                     RData::TXT(TXT::new(vec![text])),
                 );

@@ -103,6 +103,8 @@ pub struct LabFiles {
     pub trust_anchor: PathBuf,
     /// The root DS line.
     pub trust_anchor_ds: PathBuf,
+    /// The root key in BIND's `trust-anchors` syntax, for `delv -a FILE +root=.`.
+    pub trust_anchor_bind: PathBuf,
     /// The lab root CA certificate (PEM).
     pub ca: PathBuf,
 }
@@ -281,6 +283,7 @@ impl Lab {
         Ok(LabFiles {
             trust_anchor: write("root.anchor", &format!("{}\n", self.anchor_line))?,
             trust_anchor_ds: write("root.ds", &format!("{}\n", self.anchor_ds_line))?,
+            trust_anchor_bind: write("root.anchor.bind", &bind_anchor(&self.anchor_line))?,
             ca: write("ca.pem", &self.ca_pem)?,
         })
     }
@@ -292,6 +295,21 @@ impl Drop for Lab {
         for t in &self.tasks {
             t.abort();
         }
+    }
+}
+
+/// `. 300 IN DNSKEY 257 3 13 <base64>` as BIND's `trust-anchors { . static-key ...; };`.
+fn bind_anchor(dnskey_line: &str) -> String {
+    let t: Vec<&str> = dnskey_line.split_whitespace().collect();
+    match t.iter().position(|x| *x == "DNSKEY") {
+        Some(i) if t.len() > i + 4 => format!(
+            "trust-anchors {{\n  \".\" static-key {} {} {} \"{}\";\n}};\n",
+            t[i + 1],
+            t[i + 2],
+            t[i + 3],
+            t[i + 4..].concat()
+        ),
+        _ => String::new(),
     }
 }
 

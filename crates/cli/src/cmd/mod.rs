@@ -1,7 +1,11 @@
 //! One module per command group.
 
+pub(crate) mod check;
 pub(crate) mod checks;
+pub(crate) mod dns;
 pub(crate) mod docs;
+pub(crate) mod lab;
+pub(crate) mod net;
 pub(crate) mod sts;
 pub(crate) mod tlsa;
 pub(crate) mod tlsrpt;

@@ -1,0 +1,147 @@
+//! `mailsec check`, and the report printer shared with `mailsec demo`.
+
+use std::io::Write;
+
+use anyhow::Context;
+use mailsec_check::{DomainReport, check_domain};
+use mailsec_core::{HostName, Severity};
+
+use crate::cli::{CheckArgs, NetArgs};
+use crate::cmd::net;
+use crate::exit::Exit;
+use crate::output;
+
+pub(crate) fn run(
+    args: CheckArgs,
+    net_args: &NetArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    let domains = args
+        .domains
+        .iter()
+        .map(|d| HostName::parse(d).with_context(|| format!("`{d}` is not a domain name")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    net::runtime()?.block_on(async {
+        let ctx = mailsec_check::Context {
+            resolver: net::resolver(net_args).await?,
+            fetch: net::fetch_config(net_args)?,
+        };
+        let mut reports = Vec::new();
+        for d in &domains {
+            reports.push(check_domain(&ctx, d).await);
+        }
+        let errors = reports.iter().any(|r| r.summary.errors > 0);
+        if args.json {
+            output::json(out, &reports)?;
+        } else {
+            for r in &reports {
+                print_report(out, r, None)?;
+            }
+        }
+        Ok(Exit::from_errors(errors))
+    })
+}
+
+/// A readable report; `note` is printed under the heading.
+pub(crate) fn print_report(
+    out: &mut dyn Write,
+    r: &DomainReport,
+    note: Option<&str>,
+) -> std::io::Result<()> {
+    writeln!(out, "== {}", r.domain)?;
+    if let Some(note) = note {
+        writeln!(out, "   {note}")?;
+    }
+    let mx_sec = r
+        .mx_security
+        .map_or_else(|| "lookup failed".to_owned(), |s| s.to_string());
+    if r.mx.is_empty() {
+        writeln!(out, "   MX        none ({mx_sec})")?;
+    }
+    for m in &r.mx {
+        let addr = m
+            .address_security
+            .map_or_else(|| "lookup failed".to_owned(), |s| s.to_string());
+        writeln!(
+            out,
+            "   MX        {} {}  (MX {mx_sec}, address {addr})",
+            m.preference, m.host
+        )?;
+        let dane = match m.dane {
+            mailsec_check::DaneState::Required => {
+                format!("required: {} usable of {}", m.usable_tlsa, m.tlsa.len())
+            }
+            mailsec_check::DaneState::UnusableRecords => {
+                "TLSA present but none usable: TLS without authentication".to_owned()
+            }
+            mailsec_check::DaneState::NotApplicable => "does not apply".to_owned(),
+            mailsec_check::DaneState::Failed => "TLSA lookup failed: senders defer".to_owned(),
+        };
+        writeln!(out, "     DANE    {dane}")?;
+        for t in &m.tlsa {
+            writeln!(out, "     TLSA    {}", abbreviate(t))?;
+        }
+    }
+    match (&r.sts_record, &r.sts_policy) {
+        (Some(rec), Some(p)) => writeln!(
+            out,
+            "   MTA-STS   id {}: mode {}, max_age {}, mx {}",
+            rec.id,
+            p.mode,
+            output::duration(p.max_age.seconds()),
+            p.mx.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?,
+        (Some(rec), None) => writeln!(out, "   MTA-STS   id {}: no usable policy", rec.id)?,
+        _ => writeln!(out, "   MTA-STS   {}", r.summary.mta_sts)?,
+    }
+    match &r.tlsrpt {
+        Some(t) => writeln!(
+            out,
+            "   TLS-RPT   {}",
+            t.rua
+                .iter()
+                .map(|u| u.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?,
+        None => writeln!(out, "   TLS-RPT   {}", r.summary.tls_rpt)?,
+    }
+    for f in &r.findings {
+        let d = &f.diagnostic;
+        let mark = match d.severity {
+            Severity::Error => "error  ",
+            Severity::Warning => "warning",
+            Severity::Info => "info   ",
+        };
+        let line = d.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        writeln!(
+            out,
+            "   {mark} [{}] {}: {line}{}",
+            d.check, f.subject, d.message
+        )?;
+    }
+    writeln!(
+        out,
+        "   => DANE {}; MTA-STS {}; TLS-RPT {}; {} error{}, {} warning{}",
+        r.summary.dane,
+        r.summary.mta_sts,
+        r.summary.tls_rpt,
+        r.summary.errors,
+        if r.summary.errors == 1 { "" } else { "s" },
+        r.summary.warnings,
+        if r.summary.warnings == 1 { "" } else { "s" }
+    )?;
+    writeln!(out)
+}
+
+fn abbreviate(tlsa: &str) -> String {
+    match tlsa.rsplit_once(' ') {
+        Some((head, data)) if data.len() > 24 => {
+            format!("{head} {}...{}", &data[..12], &data[data.len() - 8..])
+        }
+        _ => tlsa.to_owned(),
+    }
+}

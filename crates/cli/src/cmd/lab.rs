@@ -1,0 +1,141 @@
+//! `mailsec lab` and `mailsec demo`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use mailsec_core::HostName;
+use mailsec_dns::{DnsConfig, Resolver, TrustAnchorSource};
+use mailsec_fetch::FetchConfig;
+use mailsec_lab::scenario::{SCENARIOS, Scenario};
+use mailsec_lab::{Lab, LabConfig};
+use serde::Serialize;
+
+use crate::cli::{DemoArgs, LabArgs};
+use crate::cmd::{check, net};
+use crate::exit::Exit;
+use crate::output;
+
+/// The demo's domains: a good one, misconfigured MTA-STS, broken DANE.
+const DEMO: &[&str] = &[
+    "dane-and-sts",
+    "sts-mx-mismatch",
+    "sts-html",
+    "dane-bogus-tlsa",
+];
+
+#[derive(Serialize)]
+struct Row<'a> {
+    domain: String,
+    exercises: &'a str,
+    expected: String,
+    #[serde(flatten)]
+    scenario: &'a Scenario,
+}
+
+pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    if args.list {
+        let rows: Vec<Row<'_>> = SCENARIOS
+            .iter()
+            .map(|s| Row {
+                domain: s.domain(),
+                exercises: s.exercises,
+                expected: s.expected.label(),
+                scenario: s,
+            })
+            .collect();
+        if args.json {
+            output::json(out, &rows)?;
+        } else {
+            writeln!(
+                out,
+                "{:<28} {:<32} exercises",
+                "domain", "a conformant sender must"
+            )?;
+            for r in rows {
+                writeln!(out, "{:<28} {:<32} {}", r.domain, r.expected, r.exercises)?;
+            }
+        }
+        return Ok(Exit::Ok);
+    }
+    net::runtime()?.block_on(async {
+        let lab = Lab::start(LabConfig { dns_port: args.dns_port, ..LabConfig::default() }).await?;
+        let (dir, _tmp) = match &args.dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+                (d.clone(), None)
+            }
+            None => {
+                let t = tempfile::Builder::new().prefix("mailsec-lab-").tempdir().context("cannot create a temporary directory")?;
+                (t.path().to_owned(), Some(t))
+            }
+        };
+        let files = lab.write_files(&dir)?;
+        for (k, v) in lab.env(&files) {
+            writeln!(out, "export {k}={v}")?;
+        }
+        let dns = lab.dns_addr();
+        let https = lab.ports().https();
+        writeln!(out)?;
+        writeln!(out, "# The lab runs until Ctrl-C. {} scenarios under test. (mailsec lab --list).", SCENARIOS.len())?;
+        writeln!(out, "# With the exports above, every mailsec command uses the lab, e.g.:")?;
+        writeln!(out, "#   mailsec check sts-enforce.test dane-bogus-tlsa.test")?;
+        writeln!(out, "#   mailsec dns query _25._tcp.mx.dane-ee.test TLSA")?;
+        writeln!(out, "# dig and delv (bind9-dnsutils):")?;
+        writeln!(out, "#   dig @{} -p {} +dnssec MX dane-ee.test", dns.ip(), dns.port())?;
+        writeln!(out, "#   delv @{} -p {} -a {} +root=. TLSA _25._tcp.mx.dane-ee.test", dns.ip(), dns.port(), files.trust_anchor_bind.display())?;
+        writeln!(out, "# A policy host, with curl or a browser (trust {} first):", files.ca.display())?;
+        writeln!(out, "#   curl --cacert {} --resolve mta-sts.sts-enforce.test:{https}:127.0.0.1 https://mta-sts.sts-enforce.test:{https}/.well-known/mta-sts.txt", files.ca.display())?;
+        writeln!(out, "#   chromium --host-resolver-rules='MAP mta-sts.*.test 127.0.0.1' https://mta-sts.sts-enforce.test:{https}/.well-known/mta-sts.txt")?;
+        out.flush()?;
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        drop(lab);
+        Ok(Exit::Ok)
+    })
+}
+
+#[derive(Serialize)]
+struct DemoEntry {
+    expected: String,
+    report: mailsec_check::DomainReport,
+}
+
+pub(crate) fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    net::runtime()?.block_on(async {
+        let lab = Lab::start(LabConfig::default()).await?;
+        let tmp = tempfile::Builder::new().prefix("mailsec-demo-").tempdir().context("cannot create a temporary directory")?;
+        let files = lab.write_files(tmp.path())?;
+        let resolver = Resolver::new(&DnsConfig {
+            server: Some(lab.dns_addr()),
+            trust_anchor: TrustAnchorSource::File(files.trust_anchor.clone()),
+            timeout: Duration::from_secs(2),
+            attempts: 1,
+        })
+        .await?;
+        let mut fetch = FetchConfig::new().with_ca_file(&files.ca)?;
+        fetch.ports = lab.ports();
+        fetch.timeout = Duration::from_secs(5);
+        let ctx = mailsec_check::Context { resolver, fetch };
+        if !args.json {
+            writeln!(out, "mailsec demo: a lab with {} scenario domains is running on loopback (DNS {}, signed private root).", SCENARIOS.len(), lab.dns_addr())?;
+            writeln!(out, "Checking {} of them as a sender would see them.\n", DEMO.len())?;
+        }
+        let mut entries = Vec::new();
+        for name in DEMO {
+            let Some(s) = Scenario::find(name) else { continue };
+            let domain = HostName::parse(&s.domain())?;
+            let report = mailsec_check::check_domain(&ctx, &domain).await;
+            if !args.json {
+                let note = format!("{} -- a conformant sender must: {}", s.exercises, s.expected.label());
+                check::print_report(out, &report, Some(&note))?;
+            }
+            entries.push(DemoEntry { expected: s.expected.label(), report });
+        }
+        if args.json {
+            output::json(out, &entries)?;
+        } else {
+            writeln!(out, "Run `mailsec lab` to explore all {} scenarios by hand.", SCENARIOS.len())?;
+        }
+        Ok(Exit::Ok)
+    })
+}
