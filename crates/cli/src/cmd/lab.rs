@@ -29,8 +29,8 @@ struct Row<'a> {
     domain: String,
     exercises: &'a str,
     expected: String,
-    #[serde(flatten)]
-    scenario: &'a Scenario,
+    /// Everything the domain publishes, as in the table.
+    details: &'a Scenario,
 }
 
 pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -41,7 +41,7 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                 domain: s.domain(),
                 exercises: s.exercises,
                 expected: s.expected.label(),
-                scenario: s,
+                details: s,
             })
             .collect();
         if args.json {
