@@ -113,11 +113,18 @@ impl Zones {
                         add(&mut z, sts.clone(), RData::TXT(TXT::new(strings)));
                     }
                 }
-                StsTxt::Timeout => {
-                    timeouts.insert(LowerName::from(&sts));
-                }
-                StsTxt::ServFail => {
-                    servfails.insert(LowerName::from(&sts));
+                StsTxt::Timeout | StsTxt::ServFail => {
+                    // The record exists behind the fault, so that the zone's NSEC chain does
+                    // not deny the name: validators that synthesise answers from cached NSEC
+                    // records (RFC 8198) must still ask, and meet the fault.
+                    let hidden = RData::TXT(TXT::new(vec!["v=STSv1; id=hidden;".to_owned()]));
+                    add(&mut z, sts.clone(), hidden);
+                    let set = if s.sts_txt == StsTxt::Timeout {
+                        &mut timeouts
+                    } else {
+                        &mut servfails
+                    };
+                    set.insert(LowerName::from(&sts));
                 }
             }
             if s.policy.is_some() {

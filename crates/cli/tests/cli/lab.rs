@@ -15,9 +15,25 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let entries = v.as_array().unwrap();
     assert!(entries.len() >= 3);
-    let by_domain = |d: &str| entries.iter().find(|e| e["report"]["domain"] == d).unwrap_or_else(|| panic!("{d} missing"));
+    let by_domain = |d: &str| {
+        entries
+            .iter()
+            .find(|e| e["report"]["domain"] == d)
+            .unwrap_or_else(|| panic!("{d} missing"))
+    };
     let codes = |e: &Value| -> Vec<String> {
-        e["report"]["findings"].as_array().unwrap().iter().map(|f| format!("{}/{}", f["code"].as_str().unwrap(), f["severity"].as_str().unwrap())).collect()
+        e["report"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}/{}",
+                    f["code"].as_str().unwrap(),
+                    f["severity"].as_str().unwrap()
+                )
+            })
+            .collect()
     };
     let good = by_domain("dane-and-sts.test");
     assert_eq!(good["report"]["summary"]["errors"], 0, "{:?}", codes(good));
@@ -27,7 +43,11 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
     assert!(codes(by_domain("dane-bogus-tlsa.test")).contains(&"D2/error".to_owned()));
     // The human form says the same in words.
     let human = mailsec(&["demo"]);
-    assert!(stdout(&human).contains("a conformant sender must: defer (dnssec-invalid)"), "{}", stdout(&human));
+    assert!(
+        stdout(&human).contains("a conformant sender must: defer (dnssec-invalid)"),
+        "{}",
+        stdout(&human)
+    );
 }
 
 #[test]
@@ -37,7 +57,10 @@ fn lab_list_is_the_scenario_table() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let rows = v.as_array().unwrap();
     assert!(rows.len() >= 30, "{} scenarios", rows.len());
-    assert!(rows.iter().all(|r| r["domain"].as_str().unwrap().ends_with(".test") && r["expected"].is_string()));
+    assert!(
+        rows.iter()
+            .all(|r| r["domain"].as_str().unwrap().ends_with(".test") && r["expected"].is_string())
+    );
 }
 
 struct RunningLab {
@@ -66,39 +89,76 @@ fn start_lab() -> RunningLab {
     let mut env = Vec::new();
     while env.len() < 4 {
         let line = lines.next().expect("mailsec lab ended early").unwrap();
-        let (k, v) = line.strip_prefix("export ").and_then(|l| l.split_once('=')).expect("an export line first");
+        let (k, v) = line
+            .strip_prefix("export ")
+            .and_then(|l| l.split_once('='))
+            .expect("an export line first");
         env.push((k.to_owned(), v.to_owned()));
     }
     let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(names, ["MAILSEC_RESOLVER", "MAILSEC_TRUST_ANCHOR", "MAILSEC_CA_FILE", "MAILSEC_LAB_PORTS"]);
-    RunningLab { child, env, _dir: dir }
+    assert_eq!(
+        names,
+        [
+            "MAILSEC_RESOLVER",
+            "MAILSEC_TRUST_ANCHOR",
+            "MAILSEC_CA_FILE",
+            "MAILSEC_LAB_PORTS"
+        ]
+    );
+    RunningLab {
+        child,
+        env,
+        _dir: dir,
+    }
 }
 
 fn with_lab(lab: &RunningLab, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mailsec")).args(args).envs(lab.env.iter().cloned()).stdin(Stdio::null()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_mailsec"))
+        .args(args)
+        .envs(lab.env.iter().cloned())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn commands_follow_the_lab_variables() {
     let lab = start_lab();
-    let o = with_lab(&lab, &["dns", "query", "_25._tcp.mx.dane-ee.test", "TLSA", "--json"]);
+    let o = with_lab(
+        &lab,
+        &["dns", "query", "_25._tcp.mx.dane-ee.test", "TLSA", "--json"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["status"], "NOERROR");
     assert_eq!(v["security"], "secure");
     assert!(v["records"][0].as_str().unwrap().contains("TLSA 3 1 1 "));
-    let zones: Vec<&str> = v["chain"].as_array().unwrap().iter().map(|l| l["zone"].as_str().unwrap()).collect();
+    let zones: Vec<&str> = v["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["zone"].as_str().unwrap())
+        .collect();
     assert_eq!(zones, ["dane-ee.test.", "test.", "."]);
 
     for (name, rtype, status, security, code) in [
         ("mx.dane-insecure.test", "A", "NOERROR", "insecure", 0),
         ("nope.dane-ee.test", "A", "NXDOMAIN", "secure", 0),
         ("_mta-sts.sts-txt-nodata.test", "TXT", "NODATA", "secure", 0),
-        ("_25._tcp.mx.dane-bogus-tlsa.test", "TLSA", "bogus", "bogus", 1),
+        (
+            "_25._tcp.mx.dane-bogus-tlsa.test",
+            "TLSA",
+            "bogus",
+            "bogus",
+            1,
+        ),
         ("_mta-sts.sts-txt-servfail.test", "TXT", "servfail", "", 2),
         ("_mta-sts.sts-txt-timeout.test", "TXT", "timeout", "", 2),
     ] {
-        let o = with_lab(&lab, &["dns", "query", name, rtype, "--json", "--dns-timeout", "1"]);
+        let o = with_lab(
+            &lab,
+            &["dns", "query", name, rtype, "--json", "--dns-timeout", "1"],
+        );
         assert_eq!(o.status.code(), Some(code), "{name}: {}", stderr(&o));
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["status"], status, "{name}");

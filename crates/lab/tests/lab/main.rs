@@ -6,6 +6,7 @@
 mod dns;
 mod policy_host;
 mod smtp;
+mod unbound;
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

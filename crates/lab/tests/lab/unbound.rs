@@ -1,0 +1,149 @@
+//! Cross-check: for every scenario, mailsec's DNSSEC verdict equals Unbound's on the same zones.
+//!
+//! Unbound (an independent validator) runs as a forwarder to the lab's DNS server with the lab's
+//! root key as its only trust anchor; `dig` reads its verdict (AD bit, or SERVFAIL with an
+//! extended DNS error). mailsec-dns queries the lab server directly and validates in process.
+
+use std::time::Duration;
+
+use mailsec_dns::{LookupError, RecordType, Response, Security};
+use mailsec_lab::scenario::SCENARIOS;
+
+use crate::{start, tool};
+
+/// `STATUS/SECURITY` as Unbound reports it through dig.
+fn unbound_verdict(dig: &str) -> String {
+    let status = dig
+        .lines()
+        .find_map(|l| l.split("status: ").nth(1))
+        .and_then(|s| s.split(',').next())
+        // dig gave up waiting: to a client, a resolver that never answers has failed, as with
+        // SERVFAIL (the lab's timeout fault leaves Unbound waiting on its upstream).
+        .unwrap_or("SERVFAIL")
+        .to_owned();
+    let flags = dig
+        .lines()
+        .find_map(|l| l.strip_prefix(";; flags:"))
+        .unwrap_or("");
+    let ad = flags
+        .split(';')
+        .next()
+        .is_some_and(|f| f.split_whitespace().any(|w| w == "ad"));
+    let answers = dig
+        .lines()
+        .find_map(|l| l.split("ANSWER: ").nth(1))
+        .and_then(|s| s.split(',').next())
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    // RFC 8914: 6 DNSSEC Bogus, 7 Signature Expired, 9 DNSKEY Missing, 10 RRSIGs Missing,
+    // 12 NSEC Missing.
+    let bogus = dig.lines().any(|l| {
+        l.contains("EDE: 6")
+            || l.contains("EDE: 7")
+            || l.contains("EDE: 9")
+            || l.contains("EDE: 10")
+            || l.contains("EDE: 12")
+    });
+    match status.as_str() {
+        "NOERROR" if answers == 0 => format!("NODATA/{}", if ad { "secure" } else { "insecure" }),
+        "NOERROR" | "NXDOMAIN" => format!("{status}/{}", if ad { "secure" } else { "insecure" }),
+        "SERVFAIL" if bogus => "SERVFAIL/bogus".to_owned(),
+        other => format!("{other}/-"),
+    }
+}
+
+fn mailsec_verdict<T>(r: &Result<Response<T>, LookupError>) -> String {
+    let sec = |s: Security| match s {
+        Security::Secure => "secure",
+        Security::Insecure | Security::Indeterminate => "insecure",
+        Security::Bogus => "bogus",
+    };
+    match r {
+        Ok(Response::Records(a)) => format!("NOERROR/{}", sec(a.security)),
+        Ok(Response::NxDomain { security, .. }) => format!("NXDOMAIN/{}", sec(*security)),
+        Ok(Response::NoData { security, .. }) => format!("NODATA/{}", sec(*security)),
+        Err(LookupError::Bogus) => "SERVFAIL/bogus".to_owned(),
+        Err(_) => "SERVFAIL/-".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn mailsec_and_unbound_agree_on_every_scenario() {
+    let lab = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let conf = dir.path().join("unbound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server:\n  interface: 127.0.0.1@{port}\n  access-control: 127.0.0.0/8 allow\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{dir}\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"{dir}/unbound.log\"\n  ede: yes\n  val-log-level: 2\n  do-not-query-localhost: no\n  module-config: \"validator iterator\"\n  trust-anchor-file: \"{anchor}\"\n  local-zone: \"test.\" nodefault\n  qname-minimisation: no\n  do-ip6: no\n  infra-host-ttl: 1\n  infra-cache-max-rtt: 1000\n  serve-expired: no\nforward-zone:\n  name: \".\"\n  forward-addr: {dns}\nremote-control:\n  control-enable: no\n",
+            dir = dir.path().display(),
+            anchor = lab.files.trust_anchor.display(),
+            dns = lab.lab.dns_addr().to_string().replace(':', "@"),
+        ),
+    )
+    .unwrap();
+    let check = tool("unbound-checkconf", &[conf.display().to_string()], b"").await;
+    assert!(
+        check.status.success(),
+        "unbound-checkconf: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let mut unbound = std::process::Command::new("unbound")
+        .args(["-d", "-c", conf.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot run unbound: scripts/test installs it");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut queries = Vec::new();
+    for s in SCENARIOS {
+        let d = s.domain();
+        queries.push((d.clone(), RecordType::MX));
+        queries.push((format!("nope.{d}"), RecordType::A));
+        queries.push((format!("_mta-sts.{d}"), RecordType::TXT));
+        queries.push((format!("_smtp._tls.{d}"), RecordType::TXT));
+        for m in s.mx {
+            queries.push((format!("{}.{d}", m.label), RecordType::A));
+            queries.push((format!("_25._tcp.{}.{d}", m.label), RecordType::TLSA));
+        }
+    }
+    let mut mismatches = Vec::new();
+    let mut compared = 0;
+    for (name, rtype) in &queries {
+        let dig = tool(
+            "dig",
+            &[
+                format!("@127.0.0.1"),
+                "-p".into(),
+                port.to_string(),
+                "+dnssec".into(),
+                "+time=3".into(),
+                "+tries=1".into(),
+                name.clone(),
+                rtype.to_string(),
+            ],
+            b"",
+        )
+        .await;
+        let theirs = unbound_verdict(&String::from_utf8_lossy(&dig.stdout));
+        let ours = mailsec_verdict(&lab.resolver.lookup(name, *rtype).await);
+        if theirs != ours {
+            mismatches.push(format!("{name} {rtype}: mailsec {ours}, unbound {theirs}"));
+        }
+        compared += 1;
+    }
+    let _ = unbound.kill();
+    let _ = unbound.wait();
+    assert!(compared >= 200, "{compared}");
+    assert!(
+        mismatches.is_empty(),
+        "{} of {compared} verdicts differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
