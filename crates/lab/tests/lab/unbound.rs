@@ -118,7 +118,7 @@ async fn mailsec_and_unbound_agree_on_every_scenario() {
         let dig = tool(
             "dig",
             &[
-                format!("@127.0.0.1"),
+                "@127.0.0.1".to_owned(),
                 "-p".into(),
                 port.to_string(),
                 "+dnssec".into(),
