@@ -222,6 +222,10 @@ pub(crate) struct LabArgs {
     /// With --list: print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Write the lab's zones (unsigned), PKI and MX list into DIR for other servers (Knot,
+    /// Postfix: see scripts/lab-real), then exit.
+    #[arg(long, value_name = "DIR", conflicts_with = "list")]
+    pub(crate) export: Option<PathBuf>,
     /// Write the trust anchor and CA files here (default: a temporary directory).
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,

@@ -50,6 +50,8 @@ pub(crate) struct ZoneInputs<'a> {
 /// The signed zones, ready to serve, and the root key to trust.
 pub(crate) struct Zones {
     handler: LabHandler,
+    /// Every zone as unsigned text, for other servers.
+    pub(crate) exports: Vec<ExportedZone>,
     /// The root KSK.
     pub(crate) root_key: PublicKeyBuf,
 }
@@ -57,7 +59,8 @@ pub(crate) struct Zones {
 impl Zones {
     /// Builds every zone of `scenarios`.
     pub(crate) fn build(scenarios: &[Scenario], inputs: &ZoneInputs<'_>) -> Result<Self, LabError> {
-        let mut zones: Vec<(Name, InMemoryZoneHandler)> = Vec::new();
+        let mut zones: Vec<(Name, ZoneBuilder)> = Vec::new();
+        let mut exports = Vec::new();
         let mut test_records: Vec<Record> = Vec::new();
         let mut timeouts = HashSet::new();
         let mut servfails = HashSet::new();
@@ -145,6 +148,15 @@ impl Zones {
                     RData::TXT(TXT::new(vec![text])),
                 );
             }
+            exports.push(z.export(
+                &origin,
+                match s.zone {
+                    ZoneSecurity::Signed => "signed",
+                    ZoneSecurity::Unsigned => "unsigned",
+                    ZoneSecurity::BogusAt(BogusRecord::Tlsa) => "bogus-tlsa",
+                    ZoneSecurity::BogusAt(BogusRecord::Mx) => "bogus-mx",
+                },
+            ));
             if signed {
                 let key = sign(&mut z, &origin)?;
                 let ds = DS::from_key(&key, &origin, DigestType::SHA256).map_err(dns_err)?;
@@ -165,8 +177,9 @@ impl Zones {
         let test_ns = name("ns.test.")?;
         add(&mut tz, test_ns.clone(), RData::A(A(Ipv4Addr::LOCALHOST)));
         for r in test_records {
-            tz.upsert_mut(r, 1);
+            add(&mut tz, r.name.clone(), r.data);
         }
+        exports.push(tz.export(&test, "signed"));
         let test_key = sign(&mut tz, &test)?;
         zones.push((test.clone(), tz));
 
@@ -177,6 +190,7 @@ impl Zones {
         add(&mut rz, test_ns, RData::A(A(Ipv4Addr::LOCALHOST)));
         let test_ds = DS::from_key(&test_key, &test, DigestType::SHA256).map_err(dns_err)?;
         add(&mut rz, test, RData::DNSSEC(DNSSECRData::DS(test_ds)));
+        exports.push(rz.export(&root, "signed"));
         let root_key = sign(&mut rz, &root)?;
         zones.push((root, rz));
 
@@ -184,9 +198,10 @@ impl Zones {
         zones.sort_by_key(|(n, _)| std::cmp::Reverse(n.num_labels()));
         let zones = zones
             .into_iter()
-            .map(|(origin, mut z)| {
+            .map(|(origin, mut zb)| {
                 let lower = LowerName::from(&origin);
-                let index = NxIndex::new(&origin, z.records_get_mut());
+                let index = NxIndex::new(&origin, zb.z.records_get_mut());
+                let z = zb.z;
                 let mut catalog = Catalog::new();
                 catalog.upsert(lower.clone(), vec![Arc::new(z) as Arc<dyn ZoneHandler>]);
                 ServedZone {
@@ -197,6 +212,7 @@ impl Zones {
             })
             .collect();
         Ok(Self {
+            exports,
             handler: LabHandler {
                 zones,
                 timeouts,
@@ -277,8 +293,63 @@ fn dns_err(e: impl std::fmt::Display) -> LabError {
     LabError::Dns(e.to_string())
 }
 
-fn zone(origin: &Name, signed: bool) -> Result<InMemoryZoneHandler, LabError> {
-    let mut z = InMemoryZoneHandler::empty(
+/// A zone under construction: hickory's handler, and the unsigned records as added (for export
+/// to other servers, which sign them themselves).
+pub(crate) struct ZoneBuilder {
+    z: InMemoryZoneHandler,
+    plain: Vec<Record>,
+}
+
+/// A zone as text, for Knot or any other authoritative server.
+#[derive(Clone, Debug)]
+pub struct ExportedZone {
+    /// The origin, fully qualified.
+    pub origin: String,
+    /// `signed`, `unsigned`, `bogus-tlsa` or `bogus-mx`.
+    pub kind: &'static str,
+    /// The unsigned zone in presentation format (no DS, DNSKEY, RRSIG or NSEC records).
+    pub text: String,
+}
+
+impl ZoneBuilder {
+    fn export(&self, origin: &Name, kind: &'static str) -> ExportedZone {
+        let mut text = format!("$ORIGIN {origin}\n$TTL {TTL}\n");
+        for r in &self.plain {
+            let rdata = match &r.data {
+                RData::TXT(t) => t
+                    .txt_data
+                    .iter()
+                    .map(|s| {
+                        let escaped: String = String::from_utf8_lossy(s)
+                            .chars()
+                            .flat_map(|c| match c {
+                                '"' | '\\' => vec!['\\', c],
+                                c => vec![c],
+                            })
+                            .collect();
+                        format!("\"{escaped}\"")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => other.to_string(),
+            };
+            text.push_str(&format!(
+                "{} {} IN {} {rdata}\n",
+                r.name,
+                r.ttl,
+                r.record_type()
+            ));
+        }
+        ExportedZone {
+            origin: origin.to_string(),
+            kind,
+            text,
+        }
+    }
+}
+
+fn zone(origin: &Name, signed: bool) -> Result<ZoneBuilder, LabError> {
+    let z = InMemoryZoneHandler::empty(
         origin.clone(),
         ZoneType::Primary,
         AxfrPolicy::Deny,
@@ -298,21 +369,26 @@ fn zone(origin: &Name, signed: bool) -> Result<InMemoryZoneHandler, LabError> {
         86_400,
         TTL,
     );
-    z.upsert_mut(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)), 1);
-    z.upsert_mut(
-        Record::from_rdata(origin.clone(), TTL, RData::NS(NS(ns))),
-        1,
-    );
-    Ok(z)
+    let mut zb = ZoneBuilder {
+        z,
+        plain: Vec::new(),
+    };
+    add(&mut zb, origin.clone(), RData::SOA(soa));
+    add(&mut zb, origin.clone(), RData::NS(NS(ns)));
+    Ok(zb)
 }
 
-fn add(z: &mut InMemoryZoneHandler, owner: Name, rdata: RData) {
-    z.upsert_mut(Record::from_rdata(owner, TTL, rdata), 1);
+fn add(zb: &mut ZoneBuilder, owner: Name, rdata: RData) {
+    let record = Record::from_rdata(owner, TTL, rdata);
+    if record.record_type() != RecordType::DS {
+        zb.plain.push(record.clone());
+    }
+    zb.z.upsert_mut(record, 1);
 }
 
 /// Generates a P-256 key (flags 257, used as KSK and ZSK), publishes it and signs the zone with
 /// NSEC. Returns the public key for the parent's DS.
-fn sign(z: &mut InMemoryZoneHandler, origin: &Name) -> Result<PublicKeyBuf, LabError> {
+fn sign(zb: &mut ZoneBuilder, origin: &Name) -> Result<PublicKeyBuf, LabError> {
     let pkcs8 = EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(dns_err)?;
     let key = EcdsaSigningKey::from_pkcs8(&pkcs8, Algorithm::ECDSAP256SHA256).map_err(dns_err)?;
     let public = key.to_public_key().map_err(dns_err)?;
@@ -322,14 +398,14 @@ fn sign(z: &mut InMemoryZoneHandler, origin: &Name) -> Result<PublicKeyBuf, LabE
         origin.clone(),
         SIG_DURATION,
     );
-    z.add_zone_signing_key_mut(signer).map_err(dns_err)?;
-    z.secure_zone_mut().map_err(dns_err)?;
+    zb.z.add_zone_signing_key_mut(signer).map_err(dns_err)?;
+    zb.z.secure_zone_mut().map_err(dns_err)?;
     Ok(public)
 }
 
 /// Changes the data of one signed RRset, keeping its signatures: validators must find it bogus.
 fn corrupt(
-    z: &mut InMemoryZoneHandler,
+    zb: &mut ZoneBuilder,
     origin: &Name,
     which: BogusRecord,
     s: &Scenario,
@@ -342,7 +418,7 @@ fn corrupt(
         BogusRecord::Mx => (origin.clone(), RecordType::MX),
     };
     let key = RrKey::new(LowerName::from(&owner), rtype);
-    let records = z.records_get_mut();
+    let records = zb.z.records_get_mut();
     let Some(set) = records.get(&key) else {
         return Err(LabError::Dns(format!(
             "no {rtype} RRset at {owner} to corrupt"

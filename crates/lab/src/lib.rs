@@ -35,6 +35,7 @@ use mailsec_core::ports::PortMap;
 use tokio::task::JoinHandle;
 
 use crate::ca::{Ca, Issued, LeafKind};
+pub use crate::dns::ExportedZone;
 use crate::dns::{LabHandler, ZoneInputs, Zones};
 use crate::scenario::{MxCert, SCENARIOS, Scenario};
 
@@ -120,6 +121,7 @@ pub struct Lab {
     ca_pem: String,
     scenarios: &'static [Scenario],
     mx: Vec<Vec<MxHost>>,
+    exports: Vec<ExportedZone>,
 }
 
 /// One MX host of the lab.
@@ -205,6 +207,7 @@ impl Lab {
                 intermediate: &intermediate,
             },
         )?;
+        let exports = zones.exports.clone();
         let anchor_line = zones.anchor_line();
         let anchor_ds_line = zones.anchor_ds_line()?;
         let (dns, dns_addr) = zones.serve(config.dns_port).await?;
@@ -221,6 +224,7 @@ impl Lab {
             ca_pem: ca.root_pem().to_owned(),
             scenarios: config.scenarios,
             mx,
+            exports,
         })
     }
 
@@ -286,6 +290,51 @@ impl Lab {
             trust_anchor_bind: write("root.anchor.bind", &bind_anchor(&self.anchor_line))?,
             ca: write("ca.pem", &self.ca_pem)?,
         })
+    }
+}
+
+impl Lab {
+    /// Writes everything another set of servers needs to serve the same world: the unsigned
+    /// zones (`zones/*.zone` and `zones.list`: origin, kind, file), the PKI (`pki/ca.pem`,
+    /// `pki/<host>.pem` chains and `pki/<host>.key` keys) and the MX hosts (`mx.list`: host,
+    /// address, `starttls` or `plain`).
+    pub fn export(&self, dir: &Path) -> Result<(), LabError> {
+        let write = |rel: &str, text: &str| -> Result<(), LabError> {
+            let path = dir.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|source| LabError::Write {
+                    path: parent.to_owned(),
+                    source,
+                })?;
+            }
+            std::fs::write(&path, text).map_err(|source| LabError::Write { path, source })
+        };
+        let mut list = String::new();
+        for z in &self.exports {
+            let file = if z.origin == "." {
+                "root.zone".to_owned()
+            } else {
+                format!("{}zone", z.origin)
+            };
+            write(&format!("zones/{file}"), &z.text)?;
+            list.push_str(&format!("{} {} {file}\n", z.origin, z.kind));
+        }
+        write("zones.list", &list)?;
+        write("pki/ca.pem", &self.ca_pem)?;
+        let mut mx = String::new();
+        for (s, hosts) in self.scenarios.iter().zip(&self.mx) {
+            for (m, h) in s.mx.iter().zip(hosts) {
+                write(&format!("pki/{}.pem", h.host), &h.issued.chain_pem)?;
+                write(&format!("pki/{}.key", h.host), &h.issued.key_pem)?;
+                mx.push_str(&format!(
+                    "{} {} {}\n",
+                    h.host,
+                    h.addr,
+                    if m.starttls { "starttls" } else { "plain" }
+                ));
+            }
+        }
+        write("mx.list", &mx)
     }
 }
 

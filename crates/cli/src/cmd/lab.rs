@@ -60,6 +60,11 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     }
     net::runtime()?.block_on(async {
         let lab = Lab::start(LabConfig { dns_port: args.dns_port, ..LabConfig::default() }).await?;
+        if let Some(dir) = &args.export {
+            lab.export(dir)?;
+            writeln!(out, "exported {} scenarios to {}", SCENARIOS.len(), dir.display())?;
+            return Ok(Exit::Ok);
+        }
         let (dir, _tmp) = match &args.dir {
             Some(d) => {
                 std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
