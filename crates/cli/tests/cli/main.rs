@@ -5,6 +5,7 @@
 
 mod docs;
 mod lab;
+mod real_lab;
 mod records;
 mod tlsa;
 
