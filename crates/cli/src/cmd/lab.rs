@@ -79,20 +79,23 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         for (k, v) in lab.env(&files) {
             writeln!(out, "export {k}={v}")?;
         }
+        // The exports above are what scripts read; the hints below are for people. A reader that
+        // stops after the exports must not stop the lab.
         let dns = lab.dns_addr();
         let https = lab.ports().https();
-        writeln!(out)?;
-        writeln!(out, "# The lab runs until Ctrl-C. {} scenarios under test. (mailsec lab --list).", SCENARIOS.len())?;
-        writeln!(out, "# With the exports above, every mailsec command uses the lab, e.g.:")?;
-        writeln!(out, "#   mailsec check sts-enforce.test dane-bogus-tlsa.test")?;
-        writeln!(out, "#   mailsec dns query _25._tcp.mx.dane-ee.test TLSA")?;
-        writeln!(out, "# dig and delv (bind9-dnsutils):")?;
-        writeln!(out, "#   dig @{} -p {} +dnssec MX dane-ee.test", dns.ip(), dns.port())?;
-        writeln!(out, "#   delv @{} -p {} -a {} +root=. TLSA _25._tcp.mx.dane-ee.test", dns.ip(), dns.port(), files.trust_anchor_bind.display())?;
-        writeln!(out, "# A policy host, with curl or a browser (trust {} first):", files.ca.display())?;
-        writeln!(out, "#   curl --cacert {} --resolve mta-sts.sts-enforce.test:{https}:127.0.0.1 https://mta-sts.sts-enforce.test:{https}/.well-known/mta-sts.txt", files.ca.display())?;
-        writeln!(out, "#   chromium --host-resolver-rules='MAP mta-sts.*.test 127.0.0.1' https://mta-sts.sts-enforce.test:{https}/.well-known/mta-sts.txt")?;
         out.flush()?;
+        let _ = writeln!(out);
+        let _ = writeln!(out, "# The lab runs until Ctrl-C. {} scenarios under test. (mailsec lab --list).", SCENARIOS.len());
+        let _ = writeln!(out, "# With the exports above, every mailsec command uses the lab, e.g.:");
+        let _ = writeln!(out, "#   mailsec check sts-enforce.test dane-bogus-tlsa.test");
+        let _ = writeln!(out, "#   mailsec dns query _25._tcp.mx.dane-ee.test TLSA");
+        let _ = writeln!(out, "# dig and delv (bind9-dnsutils):");
+        let _ = writeln!(out, "#   dig @{} -p {} +dnssec MX dane-ee.test", dns.ip(), dns.port());
+        let _ = writeln!(out, "#   delv @{} -p {} -a {} +root=. TLSA _25._tcp.mx.dane-ee.test", dns.ip(), dns.port(), files.trust_anchor_bind.display());
+        let _ = writeln!(out, "# A policy host, with curl or a browser (trust {} first):", files.ca.display());
+        let _ = writeln!(out, "#   curl --cacert {} --resolve mta-sts.sts-enforce.test:{https}:127.0.0.1 https://mta-sts.sts-enforce.test:{https}/.well-known/mta-sts.txt", files.ca.display());
+        let _ = writeln!(out, "#   chromium --host-resolver-rules='MAP mta-sts.*.test 127.0.0.1' https://mta-sts.sts-enforce.test:{https}/.well-known/mta-sts.txt");
+        let _ = out.flush();
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
         drop(lab);
         Ok(Exit::Ok)

@@ -95,6 +95,8 @@ fn start_lab() -> RunningLab {
             .expect("an export line first");
         env.push((k.to_owned(), v.to_owned()));
     }
+    // Keep reading what the lab prints, so that its stdout stays open while it runs.
+    std::thread::spawn(move || lines.for_each(drop));
     let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         names,
@@ -128,7 +130,7 @@ fn commands_follow_the_lab_variables() {
         &lab,
         &["dns", "query", "_25._tcp.mx.dane-ee.test", "TLSA", "--json"],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["status"], "NOERROR");
     assert_eq!(v["security"], "secure");
