@@ -112,6 +112,15 @@ async fn mailsec_and_unbound_agree_on_every_scenario() {
             queries.push((format!("_25._tcp.{}.{d}", m.label), RecordType::TLSA));
         }
     }
+    // A forwarder that times out is marked unresponsive by Unbound for a while, and the lab
+    // serves every zone from one address: ask the names that time out last.
+    let times_out = |name: &str| {
+        SCENARIOS.iter().any(|s| {
+            s.sts_txt == mailsec_lab::scenario::StsTxt::Timeout
+                && name == format!("_mta-sts.{}", s.domain())
+        })
+    };
+    queries.sort_by_key(|(name, _)| times_out(name));
     let mut mismatches = Vec::new();
     let mut compared = 0;
     for (name, rtype) in &queries {
