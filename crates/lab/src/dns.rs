@@ -15,7 +15,7 @@ use hickory_proto::dnssec::crypto::EcdsaSigningKey;
 use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS};
 use hickory_proto::dnssec::{Algorithm, DigestType, DnssecSigner, PublicKeyBuf, SigningKey};
 use hickory_proto::op::{Edns, Header, Metadata, ResponseCode};
-use hickory_proto::rr::rdata::{A, MX, NS, SOA, TLSA, TXT};
+use hickory_proto::rr::rdata::{A, CNAME, MX, NS, SOA, TLSA, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType, RrKey};
 use hickory_server::Server;
 use hickory_server::dnssec::NxProofKind;
@@ -115,6 +115,10 @@ impl Zones {
                         let strings: Vec<String> = r.split('\0').map(str::to_owned).collect();
                         add(&mut z, sts.clone(), RData::TXT(TXT::new(strings)));
                     }
+                }
+                StsTxt::Cname(target) => {
+                    let target = name(&format!("_mta-sts.{target}.test."))?;
+                    add(&mut z, sts, RData::CNAME(CNAME(target)));
                 }
                 StsTxt::Timeout | StsTxt::ServFail => {
                     // The record exists behind the fault, so that the zone's NSEC chain does

@@ -71,6 +71,8 @@ pub enum StsTxt {
     /// These TXT records; a NUL inside one separates its character strings (RFC 7208 §3.3 style
     /// splitting, which readers concatenate without spaces).
     Records(&'static [&'static str]),
+    /// A CNAME to the `_mta-sts` name of another scenario (delegation, RFC 8461 §8.2).
+    Cname(&'static str),
     /// The lab's DNS server never answers queries for the name.
     Timeout,
     /// The lab's DNS server answers SERVFAIL for the name.
@@ -386,6 +388,13 @@ pub const SCENARIOS: &[Scenario] = &[
         "v=STSv1; \u{0}id=split1;",
         "site-verification=abc",
     ])),
+    sts(
+        "sts-cname",
+        "_mta-sts is a CNAME to another domain's record (RFC 8461 §8.2 delegation)",
+        host(ENFORCE),
+        Verdict::Sts,
+    )
+    .with_txt(StsTxt::Cname("sts-enforce")),
     sts(
         "sts-txt-timeout",
         "the _mta-sts query times out: lookup failure, not 'no policy'",

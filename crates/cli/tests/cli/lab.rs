@@ -175,3 +175,14 @@ fn commands_follow_the_lab_variables() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("[H4]"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_lab_that_cannot_bind_says_which_and_why_in_one_line() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let o = mailsec(&["lab", "--dns-port", &port]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("DNS (UDP)") && err.contains("in use"), "{err}");
+}

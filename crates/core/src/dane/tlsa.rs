@@ -230,8 +230,21 @@ impl Tlsa {
 
     /// Parses `usage selector matching hex...` (RFC 6698 §2.2); the hex may be split by
     /// whitespace.
+    /// The RFC 3597 generic form `\\# <length> <hex>` is accepted too.
     pub fn parse_rdata_text(text: &str) -> Result<Self, TlsaError> {
         let mut tokens = text.split_ascii_whitespace();
+        if let Some(rest) = text.trim_start().strip_prefix("\\#") {
+            let mut generic = rest.split_ascii_whitespace();
+            let len: usize = generic
+                .next()
+                .and_then(|l| l.parse().ok())
+                .ok_or(TlsaError::Missing("generic RDATA length"))?;
+            let data = hex::decode(generic.collect::<String>()).map_err(|_| TlsaError::BadHex)?;
+            if data.len() != len {
+                return Err(TlsaError::BadHex);
+            }
+            return Self::from_rdata(&data);
+        }
         let mut field = |name| -> Result<u8, TlsaError> {
             let t = tokens.next().ok_or(TlsaError::Missing(name))?;
             t.parse::<u8>().map_err(|_| TlsaError::BadNumber {
@@ -253,6 +266,10 @@ impl fmt::Display for Tlsa {
     /// `3 1 1 <lower-case hex>`: presentation format with no spaces inside the data, as TLS-RPT
     /// `policy-string` wants it (RFC 8460 §4.5).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.data.is_empty() {
+            // No presentation form has an empty hex field: use RFC 3597 §5 generic RDATA.
+            return write!(f, "\\# 3 {}", hex::encode(self.to_rdata()));
+        }
         write!(
             f,
             "{} {} {} {}",
@@ -467,6 +484,15 @@ mod tests {
         ));
         assert_eq!("3 1 1 abc".parse::<Tlsa>(), Err(TlsaError::BadHex));
         assert_eq!(Tlsa::from_rdata(&[3, 1]), Err(TlsaError::ShortRdata(2)));
+        // Found by the fuzzer: empty association data must still render and parse back.
+        let empty = Tlsa::from_rdata(&[0x84, 0xf5, 0x40]).unwrap();
+        assert_eq!(empty.to_string(), "\\# 3 84f540");
+        assert_eq!(empty.to_string().parse::<Tlsa>().unwrap(), empty);
+        assert_eq!(empty.usability(), Usability::UnknownParameter);
+        assert_eq!(
+            "\\# 3 030101".parse::<Tlsa>().unwrap().usability(),
+            Usability::BadLength
+        );
         assert!(matches!(
             "a b IN TLSA 3 1 1 00".parse::<TlsaRecord>(),
             Err(TlsaError::BadPrefix(_))

@@ -223,3 +223,33 @@ fn expected_files_list_findings_sorted_or_not() {
         }
     }
 }
+
+/// Inputs the fuzzers found (`testdata/fuzz-regressions/<target>/`), run through the same
+/// properties as their fuzz target.
+#[test]
+fn fuzz_regressions() {
+    let root = testdata("fuzz-regressions");
+    let mut count = 0;
+    for target in fs::read_dir(&root).unwrap() {
+        let target = target.unwrap().path();
+        let name = target.file_name().unwrap().to_string_lossy().into_owned();
+        for case in fs::read_dir(&target).unwrap() {
+            let data = fs::read(case.unwrap().path()).unwrap();
+            match name.as_str() {
+                "tlsa" => {
+                    if let Ok(t) = Tlsa::from_rdata(&data) {
+                        assert_eq!(t.to_rdata(), data);
+                        assert_eq!(t.to_string().parse::<Tlsa>().unwrap(), t);
+                    }
+                }
+                "sts_policy" => {
+                    let l = lint_policy(&data);
+                    assert_eq!(l.parsed.is_some(), !l.has_errors());
+                }
+                other => panic!("no runner for fuzz target {other}"),
+            }
+            count += 1;
+        }
+    }
+    assert!(count >= 1);
+}

@@ -98,3 +98,43 @@ async fn txt_faults_stay_distinct() {
         "{absent:?}"
     );
 }
+
+#[tokio::test]
+async fn cnames_are_followed_and_keep_their_security() {
+    let lab = start().await;
+    let t = lab.resolver.txt("_mta-sts.sts-cname.test").await.unwrap();
+    let Response::Records(a) = t else {
+        panic!("{t:?}")
+    };
+    assert_eq!(a.security, Security::Secure);
+    assert_eq!(a.canonical_name, "_mta-sts.sts-enforce.test.");
+    assert_eq!(
+        a.cnames,
+        [(
+            "_mta-sts.sts-cname.test.".to_owned(),
+            "_mta-sts.sts-enforce.test.".to_owned()
+        )]
+    );
+    assert_eq!(a.records[0].concat(), b"v=STSv1; id=20261129T000000;");
+}
+
+#[tokio::test]
+async fn a_ds_trust_anchor_works_like_the_key() {
+    let lab = start().await;
+    let resolver = mailsec_dns::Resolver::new(&mailsec_dns::DnsConfig {
+        server: Some(lab.lab.dns_addr()),
+        trust_anchor: mailsec_dns::TrustAnchorSource::File(lab.files.trust_anchor_ds.clone()),
+        timeout: std::time::Duration::from_secs(1),
+        attempts: 1,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        resolver.mx("dane-ee.test").await.unwrap().security(),
+        Security::Secure
+    );
+    assert!(matches!(
+        resolver.tlsa("_25._tcp.mx.dane-bogus-tlsa.test").await,
+        Err(LookupError::Bogus)
+    ));
+}
