@@ -22,6 +22,7 @@
 pub mod ca;
 mod dns;
 pub mod https;
+pub mod oracle;
 pub mod scenario;
 mod smtp;
 

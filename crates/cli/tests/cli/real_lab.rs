@@ -93,41 +93,6 @@ fn start() -> Option<RealLab> {
     Some(lab)
 }
 
-fn unbound_verdict(dig: &str) -> String {
-    let status = dig
-        .lines()
-        .find_map(|l| l.split("status: ").nth(1))
-        .and_then(|s| s.split(',').next())
-        .unwrap_or("SERVFAIL");
-    let flags = dig
-        .lines()
-        .find_map(|l| l.strip_prefix(";; flags:"))
-        .unwrap_or("");
-    let ad = flags
-        .split(';')
-        .next()
-        .is_some_and(|f| f.split_whitespace().any(|w| w == "ad"));
-    let answers = dig
-        .lines()
-        .find_map(|l| l.split("ANSWER: ").nth(1))
-        .and_then(|s| s.split(',').next())
-        .and_then(|n| n.trim().parse::<u32>().ok())
-        .unwrap_or(0);
-    let bogus = dig.lines().any(|l| {
-        l.contains("EDE: 6")
-            || l.contains("EDE: 9")
-            || l.contains("EDE: 10")
-            || l.contains("EDE: 12")
-    });
-    let sec = if ad { "secure" } else { "insecure" };
-    match status {
-        "NOERROR" if answers == 0 => format!("NODATA/{sec}"),
-        "NOERROR" | "NXDOMAIN" => format!("{status}/{sec}"),
-        "SERVFAIL" if bogus => "SERVFAIL/bogus".into(),
-        other => format!("{other}/-"),
-    }
-}
-
 fn mailsec_verdict(json: &Value) -> String {
     let security = json["security"].as_str().unwrap_or("-");
     match json["status"].as_str().unwrap_or("") {
@@ -181,7 +146,7 @@ fn knot_unbound_postfix_agree_with_mailsec_and_the_table() {
                 &name,
                 rtype,
             ]);
-            let theirs = unbound_verdict(&String::from_utf8_lossy(&dig.stdout));
+            let theirs = mailsec_lab::oracle::dig_verdict(&String::from_utf8_lossy(&dig.stdout));
             let ours = lab.exec(&[
                 mailsec,
                 "--resolver",

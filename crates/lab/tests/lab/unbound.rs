@@ -11,47 +11,6 @@ use mailsec_lab::scenario::SCENARIOS;
 
 use crate::{start, tool};
 
-/// `STATUS/SECURITY` as Unbound reports it through dig.
-fn unbound_verdict(dig: &str) -> String {
-    let status = dig
-        .lines()
-        .find_map(|l| l.split("status: ").nth(1))
-        .and_then(|s| s.split(',').next())
-        // dig gave up waiting: to a client, a resolver that never answers has failed, as with
-        // SERVFAIL (the lab's timeout fault leaves Unbound waiting on its upstream).
-        .unwrap_or("SERVFAIL")
-        .to_owned();
-    let flags = dig
-        .lines()
-        .find_map(|l| l.strip_prefix(";; flags:"))
-        .unwrap_or("");
-    let ad = flags
-        .split(';')
-        .next()
-        .is_some_and(|f| f.split_whitespace().any(|w| w == "ad"));
-    let answers = dig
-        .lines()
-        .find_map(|l| l.split("ANSWER: ").nth(1))
-        .and_then(|s| s.split(',').next())
-        .and_then(|n| n.trim().parse::<u32>().ok())
-        .unwrap_or(0);
-    // RFC 8914: 6 DNSSEC Bogus, 7 Signature Expired, 9 DNSKEY Missing, 10 RRSIGs Missing,
-    // 12 NSEC Missing.
-    let bogus = dig.lines().any(|l| {
-        l.contains("EDE: 6")
-            || l.contains("EDE: 7")
-            || l.contains("EDE: 9")
-            || l.contains("EDE: 10")
-            || l.contains("EDE: 12")
-    });
-    match status.as_str() {
-        "NOERROR" if answers == 0 => format!("NODATA/{}", if ad { "secure" } else { "insecure" }),
-        "NOERROR" | "NXDOMAIN" => format!("{status}/{}", if ad { "secure" } else { "insecure" }),
-        "SERVFAIL" if bogus => "SERVFAIL/bogus".to_owned(),
-        other => format!("{other}/-"),
-    }
-}
-
 fn mailsec_verdict<T>(r: &Result<Response<T>, LookupError>) -> String {
     let sec = |s: Security| match s {
         Security::Secure => "secure",
@@ -139,7 +98,7 @@ async fn mailsec_and_unbound_agree_on_every_scenario() {
             b"",
         )
         .await;
-        let theirs = unbound_verdict(&String::from_utf8_lossy(&dig.stdout));
+        let theirs = mailsec_lab::oracle::dig_verdict(&String::from_utf8_lossy(&dig.stdout));
         let ours = mailsec_verdict(&lab.resolver.lookup(name, *rtype).await);
         if theirs != ours {
             mismatches.push(format!("{name} {rtype}: mailsec {ours}, unbound {theirs}"));
