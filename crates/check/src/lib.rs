@@ -97,7 +97,7 @@ pub struct Summary {
     pub mta_sts: String,
     /// `yes`, `no`, `invalid`.
     pub tls_rpt: String,
-    /// Errors, warnings and information counted.
+    /// Findings of error severity.
     pub errors: usize,
     /// Warnings counted.
     pub warnings: usize,
@@ -362,37 +362,16 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     let mut tlsrpt_record = None;
     let tls_rpt = match r.txt(&format!("_smtp._tls.{d}")).await {
         Ok(Response::Records(a)) => {
-            let candidates: Vec<Vec<u8>> = a
-                .records
-                .iter()
-                .map(|t| t.concat())
-                .filter(|t| t.starts_with(b"v=TLSRPTv1"))
-                .collect();
-            match candidates.as_slice() {
-                [one] => {
-                    let l = tlsrpt::lint_record(one);
-                    for diag in l.diagnostics {
-                        push("tls-rpt", diag);
-                    }
-                    tlsrpt_record = l.parsed;
-                    if tlsrpt_record.is_some() {
-                        "yes"
-                    } else {
-                        "invalid"
-                    }
-                }
-                [] => "no",
-                _ => {
-                    push(
-                        "tls-rpt",
-                        Diagnostic::new(
-                            Check::R2,
-                            Severity::Error,
-                            "several v=TLSRPTv1 records: senders ignore them all",
-                        ),
-                    );
-                    "invalid"
-                }
+            let concatenated: Vec<Vec<u8>> = a.records.iter().map(|t| t.concat()).collect();
+            let l = tlsrpt::lint_record_set(concatenated.iter().map(Vec::as_slice));
+            for diag in l.diagnostics {
+                push("tls-rpt", diag);
+            }
+            tlsrpt_record = l.parsed;
+            if tlsrpt_record.is_some() {
+                "yes"
+            } else {
+                "invalid"
             }
         }
         Ok(_) => {

@@ -285,16 +285,16 @@ async fn fetch_inner(
 /// authenticated by the Web PKI (RFC 8461 §10.1).
 async fn resolve(resolver: &Resolver, host: &str) -> Result<IpAddr, FetchError> {
     let (v4, v6) = resolver.addresses(host).await;
+    let mut first_error = None;
     for r in [v4, v6] {
         match r {
-            Ok(Response::Records(a)) => {
-                if let Some(ip) = a.records.first() {
-                    return Ok(*ip);
-                }
-            }
+            Ok(Response::Records(a)) if !a.records.is_empty() => return Ok(a.records[0]),
             Ok(_) => {}
-            Err(e) => return Err(FetchError::Lookup(e)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Err(FetchError::NoAddress)
+    // No address at all: a lookup failure says more than "no address".
+    Err(first_error.map_or(FetchError::NoAddress, FetchError::Lookup))
 }

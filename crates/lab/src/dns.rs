@@ -41,8 +41,8 @@ pub(crate) struct ZoneInputs<'a> {
     pub(crate) policy_host: Ipv4Addr,
     /// The SMTP port of the lab (TLSA records are published for 25 and for this port).
     pub(crate) smtp_port: u16,
-    /// Per scenario, per MX: the address and the leaf certificate it presents.
-    pub(crate) mx: &'a dyn Fn(&Scenario, usize) -> (Ipv4Addr, Certificate),
+    /// Per scenario (in table order), per MX: the address and the leaf certificate it presents.
+    pub(crate) mx: &'a [Vec<(Ipv4Addr, Certificate)>],
     /// The lab intermediate CA (for `2 1 1`).
     pub(crate) intermediate: &'a Certificate,
 }
@@ -66,7 +66,7 @@ impl Zones {
         let mut servfails = HashSet::new();
         let test = name("test.")?;
 
-        for s in scenarios {
+        for (index, s) in scenarios.iter().enumerate() {
             let origin = name(&format!("{}.test.", s.name))?;
             let signed = !matches!(s.zone, ZoneSecurity::Unsigned);
             let mut z = zone(&origin, signed)?;
@@ -89,7 +89,8 @@ impl Zones {
                     origin.clone(),
                     RData::MX(MX::new(mx.preference, host.clone())),
                 );
-                let (addr, cert) = (inputs.mx)(s, i);
+                let (addr, cert) = &inputs.mx[index][i];
+                let (addr, cert) = (*addr, cert.clone());
                 add(&mut z, host.clone(), RData::A(A(addr)));
                 let mut ports = vec![25];
                 if inputs.smtp_port != 25 {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,22 +103,17 @@ pub(crate) fn start(
     let acceptor = TlsAcceptor::from(Arc::new(config));
     Ok(tokio::spawn(async move {
         loop {
-            let Ok((tcp, peer)) = listener.accept().await else {
+            let Ok((tcp, _)) = listener.accept().await else {
                 continue;
             };
             let acceptor = acceptor.clone();
             let sites = sites.clone();
-            tokio::spawn(async move { serve_connection(tcp, peer, acceptor, sites).await });
+            tokio::spawn(async move { serve_connection(tcp, acceptor, sites).await });
         }
     }))
 }
 
-async fn serve_connection(
-    tcp: tokio::net::TcpStream,
-    _peer: SocketAddr,
-    acceptor: TlsAcceptor,
-    sites: Arc<Sites>,
-) {
+async fn serve_connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, sites: Arc<Sites>) {
     let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
     else {
         return;

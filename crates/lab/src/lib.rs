@@ -158,18 +158,22 @@ impl Lab {
             }
             mx.push(hosts);
         }
-        let lookup = |s: &Scenario, j: usize| -> (Ipv4Addr, Certificate) {
-            let i = config
-                .scenarios
-                .iter()
-                .position(|x| x.name == s.name)
-                .unwrap_or(0);
-            let h = &mx[i][j];
-            // The leaf was produced by rcgen just above; parsing it cannot fail.
-            let cert =
-                Certificate::from_der(h.issued.leaf()).unwrap_or_else(|_| intermediate.clone());
-            (h.addr, cert)
-        };
+        // Per scenario, per MX: its address and the leaf it presents, for the TLSA records.
+        let mx_certs = mx
+            .iter()
+            .map(|hosts| {
+                hosts
+                    .iter()
+                    .map(|h| {
+                        Ok((
+                            h.addr,
+                            Certificate::from_der(h.issued.leaf())
+                                .map_err(|e| LabError::Dns(e.to_string()))?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, LabError>>()
+            })
+            .collect::<Result<Vec<_>, LabError>>()?;
         let smtp_hosts: Vec<smtp::SmtpHost<'_>> = config
             .scenarios
             .iter()
@@ -204,7 +208,7 @@ impl Lab {
             &ZoneInputs {
                 policy_host: Ipv4Addr::LOCALHOST,
                 smtp_port,
-                mx: &lookup,
+                mx: &mx_certs,
                 intermediate: &intermediate,
             },
         )?;

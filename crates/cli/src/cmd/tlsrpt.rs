@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
+use mailsec_core::Diagnostic;
 use mailsec_core::tlsrpt::{self, ReportUri, TlsRptRecord};
-use mailsec_core::{Check, Diagnostic, Severity};
 use serde::Serialize;
 
 use crate::cli::{RecordArgs, TlsrptCommand};
@@ -25,52 +25,8 @@ struct Report<'a> {
 
 fn record(args: RecordArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     // RFC 8460 §3: of the records at the name, exactly one may begin with v=TLSRPTv1.
-    let candidates: Vec<&String> = args
-        .records
-        .iter()
-        .filter(|r| r.starts_with("v=TLSRPTv1"))
-        .collect();
-    let (parsed, mut diagnostics) = match candidates.as_slice() {
-        [one] => {
-            let l = tlsrpt::lint_record(one.as_bytes());
-            (l.parsed, l.diagnostics)
-        }
-        [] if args.records.len() == 1 => {
-            let l = tlsrpt::lint_record(args.records[0].as_bytes());
-            (l.parsed, l.diagnostics)
-        }
-        [] => (
-            None,
-            vec![Diagnostic::new(
-                Check::R1,
-                Severity::Error,
-                "no record begins with v=TLSRPTv1",
-            )],
-        ),
-        many => (
-            None,
-            vec![Diagnostic::new(
-                Check::R2,
-                Severity::Error,
-                format!(
-                    "{} records begin with v=TLSRPTv1; senders require exactly one",
-                    many.len()
-                ),
-            )],
-        ),
-    };
-    for other in args.records.iter().filter(|r| !r.starts_with("v=TLSRPTv1")) {
-        if args.records.len() > 1 {
-            diagnostics.insert(
-                0,
-                Diagnostic::new(
-                    Check::R3,
-                    Severity::Warning,
-                    format!("unrelated TXT record `{other}` is ignored"),
-                ),
-            );
-        }
-    }
+    let linted = tlsrpt::lint_record_set(args.records.iter().map(|r| r.as_bytes()));
+    let (parsed, diagnostics) = (linted.parsed, linted.diagnostics);
     let valid = parsed.is_some();
     if args.json {
         output::json(

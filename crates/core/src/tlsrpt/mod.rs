@@ -2,7 +2,7 @@
 
 pub mod record;
 
-pub use record::{RecordError, ReportUri, TlsRptRecord, discover, lint_record};
+pub use record::{RecordError, ReportUri, TlsRptRecord, discover, lint_record, lint_record_set};
 
 /// The owner name of the TXT record for `domain`: `_smtp._tls.<domain>` (RFC 8460 §3).
 pub fn record_name(domain: &crate::domain::HostName) -> String {

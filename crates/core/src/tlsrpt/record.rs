@@ -124,6 +124,61 @@ pub fn discover<'a>(
     }
 }
 
+/// Lints every TXT record at `_smtp._tls.<domain>` together: the RFC 8460 §3 selection rule
+/// (exactly one record beginning with `v=TLSRPTv1`), the findings on the selected record, and
+/// on the others (R1, R2, R3).
+pub fn lint_record_set<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Linted<TlsRptRecord> {
+    let records: Vec<&[u8]> = records.into_iter().collect();
+    let mut diags = Vec::new();
+    for other in records.iter().filter(|r| !is_candidate(r)) {
+        let text = String::from_utf8_lossy(other);
+        if text.starts_with("v=spf1") {
+            diags.push(Diagnostic::new(
+                Check::R3,
+                Severity::Error,
+                "an SPF record is answered at the _smtp._tls name (a wildcard or CNAME at the apex?)",
+            ));
+        } else if text.to_ascii_lowercase().starts_with("v=tlsrptv1") {
+            diags.extend(lint_record(other).diagnostics);
+        } else {
+            diags.push(Diagnostic::new(
+                Check::R3,
+                Severity::Warning,
+                format!("unrelated TXT record `{text}` is ignored"),
+            ));
+        }
+    }
+    let candidates: Vec<&[u8]> = records
+        .iter()
+        .copied()
+        .filter(|r| is_candidate(r))
+        .collect();
+    let parsed = match candidates.as_slice() {
+        [] => {
+            diags.push(Diagnostic::new(
+                Check::R1,
+                Severity::Warning,
+                "no TXT record begins with v=TLSRPTv1: senders will not report TLS failures",
+            ));
+            None
+        }
+        [one] => {
+            let linted = lint_record(one);
+            diags.extend(linted.diagnostics);
+            linted.parsed
+        }
+        many => {
+            diags.push(Diagnostic::new(
+                Check::R2,
+                Severity::Error,
+                format!("{} TXT records begin with v=TLSRPTv1; senders require exactly one and report to none", many.len()),
+            ));
+            None
+        }
+    };
+    Linted::new(parsed, diags)
+}
+
 /// Lints one record, its strings already concatenated.
 pub fn lint_record(txt: &[u8]) -> Linted<TlsRptRecord> {
     let mut diags = Vec::new();
@@ -482,6 +537,27 @@ mod tests {
             let expected = uris.map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
             assert_eq!(got, expected, "{input}");
         }
+    }
+
+    #[test]
+    fn record_set_rule() {
+        let ok: &[u8] = b"v=TLSRPTv1; rua=mailto:a@example.com";
+        let l = lint_record_set([ok, b"site-verification=1".as_slice()]);
+        assert!(l.parsed.is_some());
+        assert_eq!(
+            l.diagnostics.iter().map(|d| d.check).collect::<Vec<_>>(),
+            [Check::R3]
+        );
+        let l = lint_record_set([ok, ok]);
+        assert!(l.parsed.is_none() && l.diagnostics.iter().any(|d| d.check == Check::R2));
+        let l = lint_record_set([b"v=spf1 -all".as_slice()]);
+        assert_eq!(
+            l.diagnostics
+                .iter()
+                .map(|d| (d.check, d.severity))
+                .collect::<Vec<_>>(),
+            [(Check::R3, Severity::Error), (Check::R1, Severity::Warning)]
+        );
     }
 
     #[test]
