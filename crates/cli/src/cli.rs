@@ -96,7 +96,7 @@ pub(crate) enum Command {
 pub(crate) enum StsCommand {
     /// Lint a policy body: every finding with its line.
     ///
-    /// Reads the body as served at https://mta-sts.<domain>/.well-known/mta-sts.txt.
+    /// Reads the body as served at `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`.
     Lint(StsLintArgs),
     /// Parse and explain _mta-sts TXT records (several: the RFC 8461 §3.1 selection rule).
     Record(RecordArgs),

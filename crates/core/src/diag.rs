@@ -36,7 +36,7 @@ macro_rules! catalogue {
         #[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
         #[non_exhaustive]
         pub enum Check {
-            $( #[doc = $title] $id, )*
+            $( #[doc = concat!("`", $title, "`")] $id, )*
         }
 
         impl Check {
