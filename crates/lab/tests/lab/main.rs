@@ -32,7 +32,7 @@ pub(crate) async fn start() -> Running {
     let resolver = Resolver::new(&DnsConfig {
         server: Some(lab.dns_addr()),
         trust_anchor: TrustAnchorSource::File(files.trust_anchor.clone()),
-        timeout: Duration::from_millis(800),
+        timeout: Duration::from_secs(2),
         attempts: 1,
     })
     .await

@@ -90,7 +90,7 @@ async fn mailsec_and_unbound_agree_on_every_scenario() {
                 "-p".into(),
                 port.to_string(),
                 "+dnssec".into(),
-                "+time=3".into(),
+                "+time=5".into(),
                 "+tries=1".into(),
                 name.clone(),
                 rtype.to_string(),
