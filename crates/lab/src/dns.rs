@@ -45,6 +45,8 @@ pub(crate) struct ZoneInputs<'a> {
     pub(crate) mx: &'a [Vec<(Ipv4Addr, Certificate)>],
     /// The lab intermediate CA (for `2 1 1`).
     pub(crate) intermediate: &'a Certificate,
+    /// The lab root CA (for a `2 1 1` of a trust anchor the MX does not send).
+    pub(crate) root: &'a Certificate,
 }
 
 /// The signed zones, ready to serve, and the root key to trust.
@@ -99,10 +101,13 @@ impl Zones {
                 for port in ports {
                     let owner = name(&format!("_{port}._tcp.{host}"))?;
                     for spec in mx.tlsa {
+                        if spec.is_injected_fault() {
+                            servfails.insert(LowerName::from(&owner));
+                        }
                         add(
                             &mut z,
                             owner.clone(),
-                            RData::TLSA(tlsa(*spec, &cert, inputs.intermediate)?),
+                            RData::TLSA(tlsa(*spec, &cert, inputs)?),
                         );
                     }
                 }
@@ -584,12 +589,26 @@ fn flip(data: &[u8]) -> Vec<u8> {
 }
 
 /// TLSA RDATA for a spec (RFC 6698 §2.1), computed from the lab certificates.
-fn tlsa(spec: TlsaSpec, leaf: &Certificate, intermediate: &Certificate) -> Result<TLSA, LabError> {
+fn tlsa(spec: TlsaSpec, leaf: &Certificate, inputs: &ZoneInputs<'_>) -> Result<TLSA, LabError> {
     let digest = |bytes: &[u8]| dane::associate(bytes, Matching::Sha256).map_err(dns_err);
+    let digest512 = |bytes: &[u8]| dane::associate(bytes, Matching::Sha512).map_err(dns_err);
     Ok(match spec {
-        TlsaSpec::EeSpki => TLSA::new(3.into(), 1.into(), 1.into(), digest(&leaf.spki)?),
+        TlsaSpec::EeSpki | TlsaSpec::LookupServFail => {
+            TLSA::new(3.into(), 1.into(), 1.into(), digest(&leaf.spki)?)
+        }
         TlsaSpec::EeWrong => TLSA::new(3.into(), 1.into(), 1.into(), flip(&digest(&leaf.spki)?)),
-        TlsaSpec::TaSpki => TLSA::new(2.into(), 1.into(), 1.into(), digest(&intermediate.spki)?),
+        TlsaSpec::EeSha512Wrong => {
+            TLSA::new(3.into(), 1.into(), 2.into(), flip(&digest512(&leaf.spki)?))
+        }
+        TlsaSpec::TaSpki => TLSA::new(
+            2.into(),
+            1.into(),
+            1.into(),
+            digest(&inputs.intermediate.spki)?,
+        ),
+        TlsaSpec::TaRootNotServed => {
+            TLSA::new(2.into(), 1.into(), 1.into(), digest(&inputs.root.spki)?)
+        }
         TlsaSpec::PkixOnly => TLSA::new(0.into(), 0.into(), 1.into(), digest(&leaf.der)?),
     })
 }

@@ -141,6 +141,8 @@ impl Lab {
         let ca = Ca::new(config.now)?;
         let intermediate = Certificate::from_der(ca.intermediate_der())
             .map_err(|e| LabError::Dns(e.to_string()))?;
+        let root =
+            Certificate::from_der(ca.root_der()).map_err(|e| LabError::Dns(e.to_string()))?;
         let mut mx = Vec::new();
         for (i, s) in config.scenarios.iter().enumerate() {
             let mut hosts = Vec::new();
@@ -210,6 +212,7 @@ impl Lab {
                 smtp_port,
                 mx: &mx_certs,
                 intermediate: &intermediate,
+                root: &root,
             },
         )?;
         let exports = zones.exports.clone();

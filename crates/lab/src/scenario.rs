@@ -124,6 +124,22 @@ pub enum TlsaSpec {
     TaSpki,
     /// `0 0 1` of the leaf (PKIX-TA: unusable for SMTP).
     PkixOnly,
+    /// `3 1 2` with a digest that matches nothing. Beside a correct `3 1 1` it must win: the
+    /// strongest matching type of a (usage, selector) pair decides (RFC 7671 §9, RFC 7672 §5).
+    EeSha512Wrong,
+    /// `2 1 1` of the lab root, which the MX does not send (RFC 7672 §3.1.2: the trust anchor
+    /// must be in the served chain).
+    TaRootNotServed,
+    /// The TLSA lookup answers SERVFAIL (a `3 1 1` record sits behind the fault): the host is
+    /// unusable (RFC 7672 §2.1.2). In-process lab only.
+    LookupServFail,
+}
+
+impl TlsaSpec {
+    /// True for faults only the in-process lab can inject.
+    pub fn is_injected_fault(self) -> bool {
+        self == Self::LookupServFail
+    }
 }
 
 /// The certificate an MX presents.
@@ -388,6 +404,16 @@ pub const SCENARIOS: &[Scenario] = &[
         "v=STSv1; \u{0}id=split1;",
         "site-verification=abc",
     ])),
+    Scenario {
+        name: "sts-host-missing",
+        exercises: "valid _mta-sts record but mta-sts.<domain> does not resolve: no policy",
+        zone: ZoneSecurity::Signed,
+        sts_txt: STS_TXT,
+        policy: None,
+        tlsrpt: TLSRPT,
+        mx: GOOD_MX,
+        expected: Verdict::Opportunistic,
+    },
     sts(
         "sts-cname",
         "_mta-sts is a CNAME to another domain's record (RFC 8461 §8.2 delegation)",
@@ -538,6 +564,31 @@ pub const SCENARIOS: &[Scenario] = &[
         "MX RRset with a broken signature: the destination is unresolvable",
         ZoneSecurity::BogusAt(BogusRecord::Mx),
         &[mx(true, MxCert::Valid, &[TlsaSpec::EeSpki])],
+        Verdict::Defer("dnssec-invalid"),
+    ),
+    dane(
+        "dane-digest-agility",
+        "3 1 1 matches but a 3 1 2 does not: the stronger digest decides (RFC 7672 §5)",
+        ZoneSecurity::Signed,
+        &[mx(
+            true,
+            MxCert::Valid,
+            &[TlsaSpec::EeSpki, TlsaSpec::EeSha512Wrong],
+        )],
+        Verdict::Defer("tlsa-invalid"),
+    ),
+    dane(
+        "dane-ta-not-served",
+        "2 1 1 of a root the server does not send (RFC 7672 §3.1.2)",
+        ZoneSecurity::Signed,
+        &[mx(true, MxCert::Valid, &[TlsaSpec::TaRootNotServed])],
+        Verdict::Defer("tlsa-invalid"),
+    ),
+    dane(
+        "dane-tlsa-servfail",
+        "the TLSA lookup answers SERVFAIL: the host is unusable (RFC 7672 §2.1.2)",
+        ZoneSecurity::Signed,
+        &[mx(true, MxCert::Valid, &[TlsaSpec::LookupServFail])],
         Verdict::Defer("dnssec-invalid"),
     ),
     dane(

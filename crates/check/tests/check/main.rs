@@ -44,6 +44,15 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
         ),
         ZoneSecurity::Signed => {}
     }
+    if s.mx
+        .iter()
+        .any(|m| m.tlsa.iter().any(|t| t.is_injected_fault()))
+    {
+        expect(
+            dane == Some(DaneState::Failed),
+            "a failed TLSA lookup makes the host unusable",
+        );
+    }
     if s.expected == Verdict::Dane {
         expect(dane == Some(DaneState::Required), "DANE must be required");
     }
