@@ -67,7 +67,11 @@ async fn published_tlsa_matches_served_chain_per_openssl() {
         ("dane-ee-wrong", false, "no matching DANE TLSA records"),
         ("dane-ta-wrong-name", false, "hostname mismatch"),
         // OpenSSL prefers SHA2-512 over SHA2-256 per (usage, selector) by default.
-        ("dane-digest-agility", false, "no matching DANE TLSA records"),
+        (
+            "dane-digest-agility",
+            false,
+            "no matching DANE TLSA records",
+        ),
         ("dane-ta-not-served", false, "no matching DANE TLSA records"),
     ] {
         let tlsa = tlsa_of(&lab, scenario).await;
