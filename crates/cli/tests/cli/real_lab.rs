@@ -37,9 +37,10 @@ impl RealLab {
 
 impl Drop for RealLab {
     fn drop(&mut self) {
+        // `up` ran in <tempdir>/lab: that is where `down` finds what to stop and remove.
         let _ = Command::new(&self.script)
             .arg("down")
-            .arg(self.dir.path())
+            .arg(self.path().join("lab"))
             .output();
     }
 }
