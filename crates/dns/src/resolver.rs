@@ -575,3 +575,151 @@ fn from_error<T>(e: NetError) -> Result<Response<T>, LookupError> {
         other => Err(LookupError::Other(Arc::new(other))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::rdata::{A, CNAME, SOA};
+    use hickory_resolver::net::NoRecords;
+
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::from_str(s).unwrap()
+    }
+
+    fn record(owner: &str, data: RData, proof: Proof) -> Record {
+        let mut r = Record::from_rdata(name(owner), 300, data);
+        r.proof = proof;
+        r
+    }
+
+    fn a(owner: &str, proof: Proof) -> Record {
+        record(owner, RData::A(A(Ipv4Addr::new(192, 0, 2, 1))), proof)
+    }
+
+    fn cname(owner: &str, target: &str, proof: Proof) -> Record {
+        record(owner, RData::CNAME(CNAME(name(target))), proof)
+    }
+
+    fn map(answers: &[Record]) -> Response<Ipv4Addr> {
+        from_answers(
+            &name("www.example."),
+            RecordType::A,
+            answers,
+            |r| match &r.data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            },
+        )
+    }
+
+    #[test]
+    fn an_insecure_cname_makes_the_answer_insecure() {
+        // RFC 7672 §2.1.3: everything after an insecure CNAME is insecure.
+        let r = map(&[
+            cname("www.example.", "host.example.net.", Proof::Insecure),
+            a("host.example.net.", Proof::Secure),
+        ]);
+        let Response::Records(answer) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(answer.security, Security::Insecure);
+        assert_eq!(answer.canonical_name, "host.example.net.");
+        assert_eq!(
+            answer.cnames,
+            [("www.example.".to_owned(), "host.example.net.".to_owned())]
+        );
+        assert_eq!(answer.records, [Ipv4Addr::new(192, 0, 2, 1)]);
+    }
+
+    #[test]
+    fn secure_chain_stays_secure_and_a_lone_cname_is_nodata() {
+        let r = map(&[
+            cname("www.example.", "host.example.", Proof::Secure),
+            a("host.example.", Proof::Secure),
+        ]);
+        assert_eq!(r.security(), Security::Secure);
+        let r = map(&[cname("www.example.", "host.example.", Proof::Secure)]);
+        assert!(
+            matches!(
+                r,
+                Response::NoData {
+                    security: Security::Secure,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+    }
+
+    fn no_records(code: ResponseCode, authority_proof: Option<Proof>) -> NetError {
+        let mut nr = NoRecords::new(Query::query(name("x.example."), RecordType::A), code);
+        nr.authorities = authority_proof.map(|p| {
+            let soa = SOA::new(name("ns.example."), name("h.example."), 1, 1, 1, 1, 1);
+            Arc::from(vec![record("example.", RData::SOA(soa), p)])
+        });
+        NetError::Dns(DnsError::NoRecordsFound(nr))
+    }
+
+    #[test]
+    fn every_failure_keeps_its_kind() {
+        let nx = from_error::<()>(no_records(ResponseCode::NXDomain, Some(Proof::Secure))).unwrap();
+        assert!(matches!(
+            nx,
+            Response::NxDomain {
+                security: Security::Secure,
+                ..
+            }
+        ));
+        let nodata =
+            from_error::<()>(no_records(ResponseCode::NoError, Some(Proof::Insecure))).unwrap();
+        assert!(matches!(
+            nodata,
+            Response::NoData {
+                security: Security::Insecure,
+                ..
+            }
+        ));
+        // Validation passed without authority records: provably insecure.
+        let bare = from_error::<()>(no_records(ResponseCode::NXDomain, None)).unwrap();
+        assert!(matches!(
+            bare,
+            Response::NxDomain {
+                security: Security::Insecure,
+                ..
+            }
+        ));
+        assert!(matches!(
+            from_error::<()>(NetError::Dns(DnsError::DnssecBogus)),
+            Err(LookupError::Bogus)
+        ));
+        assert!(matches!(
+            from_error::<()>(NetError::Dns(DnsError::ResponseCode(
+                ResponseCode::ServFail
+            ))),
+            Err(LookupError::ServFail)
+        ));
+        assert!(matches!(
+            from_error::<()>(NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused))),
+            Err(LookupError::ResponseCode(ResponseCode::Refused))
+        ));
+        assert!(matches!(
+            from_error::<()>(NetError::Timeout),
+            Err(LookupError::Timeout)
+        ));
+    }
+
+    #[test]
+    fn names_are_fully_qualified() {
+        assert!(fqdn("example.com").unwrap().is_fqdn());
+        assert!(
+            fqdn("bücher.example")
+                .unwrap()
+                .to_ascii()
+                .starts_with("xn--")
+        );
+    }
+}
