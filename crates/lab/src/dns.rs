@@ -253,7 +253,7 @@ impl Zones {
         format!(". {TTL} IN DNSKEY {}", DNSKEY::from_key(&self.root_key))
     }
 
-    /// The same anchor as a DS line, and in BIND's `trust-anchors` syntax for `delv`.
+    /// The same anchor as a DS line (SHA-256 digest), for `--trust-anchor` files of DS lines.
     pub(crate) fn anchor_ds_line(&self) -> Result<String, LabError> {
         let ds =
             DS::from_key(&self.root_key, &Name::root(), DigestType::SHA256).map_err(dns_err)?;
