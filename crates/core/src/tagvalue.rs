@@ -12,6 +12,8 @@
 //! This module splits a record into fields and reports where the split itself breaks the
 //! grammar; each record type checks its own values.
 
+use crate::diag::{Check, Diagnostic, Linted, Severity};
+
 /// One `name=value` field, trimmed of the delimiter's whitespace.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub(crate) struct Field<'a> {
@@ -94,6 +96,139 @@ pub(crate) fn is_ext_value(value: &str) -> bool {
         && value
             .bytes()
             .all(|b| matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7e))
+}
+
+/// RFC 8461 §3.1 and RFC 8460 §3: records "that do not begin with" the version tag are discarded.
+/// Whitespace before the `;` (allowed by both ABNFs; RFC 8461 erratum 6285) and a bare version
+/// are kept as candidates, so that they count towards "exactly one" and are then judged by the
+/// grammar.
+pub(crate) fn begins_with_version(txt: &[u8], version: &str) -> bool {
+    let Some(rest) = txt.strip_prefix(version.as_bytes()) else {
+        return false;
+    };
+    matches!(
+        rest.iter().find(|&&b| b != b' ' && b != b'\t'),
+        None | Some(b';')
+    )
+}
+
+/// The outcome of the "exactly one record begins with the version" rule.
+pub(crate) enum Selection<'a> {
+    /// No record begins with the version.
+    None,
+    /// Exactly this one does.
+    One(&'a [u8]),
+    /// Several do.
+    Many(Vec<&'a [u8]>),
+}
+
+/// Applies the selection rule of RFC 8461 §3.1 / RFC 8460 §3 to the TXT records at one name.
+pub(crate) fn select<'a>(
+    records: impl IntoIterator<Item = &'a [u8]>,
+    version: &str,
+) -> Selection<'a> {
+    let mut candidates: Vec<&[u8]> = records
+        .into_iter()
+        .filter(|r| begins_with_version(r, version))
+        .collect();
+    match candidates.len() {
+        0 => Selection::None,
+        1 => Selection::One(candidates.remove(0)),
+        _ => Selection::Many(candidates),
+    }
+}
+
+/// What a record-set linter reports, per record kind.
+pub(crate) struct SetChecks {
+    /// The version tag, e.g. `v=STSv1`.
+    pub(crate) version: &'static str,
+    /// The owner label, for messages: `_mta-sts`.
+    pub(crate) label: &'static str,
+    /// An SPF record answered at the name.
+    pub(crate) spf: Check,
+    /// A record of another kind at the name.
+    pub(crate) unrelated: Check,
+    /// No candidate: check, severity, message.
+    pub(crate) none: (Check, Severity, &'static str),
+    /// Several candidates: check, and what senders then do.
+    pub(crate) many: (Check, &'static str),
+    /// With several candidates, also report each one's own findings.
+    pub(crate) lint_each_of_many: bool,
+}
+
+/// Lints every TXT record at one name together: the selection rule, the findings on the selected
+/// record (by `lint_one`), and on the others.
+pub(crate) fn lint_set<'a, T>(
+    records: impl IntoIterator<Item = &'a [u8]>,
+    rules: &SetChecks,
+    lint_one: impl Fn(&[u8]) -> Linted<T>,
+) -> Linted<T> {
+    let records: Vec<&[u8]> = records.into_iter().collect();
+    let mut diags = Vec::new();
+    let lowercase_version = rules.version.to_ascii_lowercase();
+    for other in records
+        .iter()
+        .filter(|r| !begins_with_version(r, rules.version))
+    {
+        let text = String::from_utf8_lossy(other);
+        if text.starts_with("v=spf1") {
+            diags.push(Diagnostic::new(
+                rules.spf,
+                Severity::Error,
+                format!(
+                    "an SPF record is answered at the {} name (a wildcard or CNAME at the apex?)",
+                    rules.label
+                ),
+            ));
+        } else if text.to_ascii_lowercase().starts_with(&lowercase_version) {
+            // Almost a candidate (wrong case, `v=STSv10`): say why it is not one.
+            diags.extend(lint_one(other).diagnostics);
+        } else {
+            diags.push(Diagnostic::new(
+                rules.unrelated,
+                Severity::Warning,
+                format!("unrelated TXT record `{}` is ignored", truncate(&text, 60)),
+            ));
+        }
+    }
+    let parsed = match select(records.iter().copied(), rules.version) {
+        Selection::None => {
+            let (check, severity, message) = rules.none;
+            diags.push(Diagnostic::new(check, severity, message));
+            None
+        }
+        Selection::One(one) => {
+            let linted = lint_one(one);
+            diags.extend(linted.diagnostics);
+            linted.parsed
+        }
+        Selection::Many(many) => {
+            let (check, consequence) = rules.many;
+            diags.push(Diagnostic::new(
+                check,
+                Severity::Error,
+                format!(
+                    "{} TXT records begin with {}; {consequence}",
+                    many.len(),
+                    rules.version
+                ),
+            ));
+            if rules.lint_each_of_many {
+                for one in many {
+                    diags.extend(lint_one(one).diagnostics);
+                }
+            }
+            None
+        }
+    };
+    Linted::new(parsed, diags)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use crate::Extension;
 use crate::diag::{Check, Diagnostic, Linted, Severity};
-use crate::tagvalue::{self, is_ext_name, is_ext_value};
+use crate::tagvalue::{self, Selection, SetChecks, is_ext_name, is_ext_value};
 
 /// The exact version tag every MTA-STS record begins with (RFC 8461 §3.1).
 pub const STS_VERSION: &str = "v=STSv1";
@@ -105,76 +105,32 @@ pub enum RecordError {
 /// its strings concatenated, RFC 8461 §3.1 and RFC 7208 §3.3): discard records that do not begin
 /// with `v=STSv1`, require exactly one, and require it to be valid.
 pub fn discover<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Result<StsRecord, RecordError> {
-    let candidates: Vec<&[u8]> = records
-        .into_iter()
-        .filter(|r| is_sts_candidate(r))
-        .collect();
-    match candidates.as_slice() {
-        [] => Err(RecordError::NotSts),
-        [one] => StsRecord::parse(one),
-        many => Err(RecordError::Multiple(many.len())),
+    match tagvalue::select(records, STS_VERSION) {
+        Selection::None => Err(RecordError::NotSts),
+        Selection::One(one) => StsRecord::parse(one),
+        Selection::Many(many) => Err(RecordError::Multiple(many.len())),
     }
 }
 
 /// Lints every TXT record at `_mta-sts.<domain>` together: the selection rule of [`discover`]
-/// plus the findings on the selected record and on the others (S2, S3, S4).
+/// plus the findings on the selected record and on the others (S1, S2, S3, S4).
 pub fn lint_record_set<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Linted<StsRecord> {
-    let records: Vec<&[u8]> = records.into_iter().collect();
-    let mut diags = Vec::new();
-    let candidates: Vec<&[u8]> = records
-        .iter()
-        .copied()
-        .filter(|r| is_sts_candidate(r))
-        .collect();
-    for other in records.iter().filter(|r| !is_sts_candidate(r)) {
-        let text = String::from_utf8_lossy(other);
-        if text.starts_with("v=spf1") {
-            diags.push(Diagnostic::new(
-                Check::S4,
-                Severity::Error,
-                "an SPF record is answered at the _mta-sts name (a wildcard or CNAME at the apex?)",
-            ));
-        } else if text.to_ascii_lowercase().starts_with("v=stsv1") {
-            diags.extend(lint_record(other).diagnostics);
-        } else {
-            diags.push(Diagnostic::new(
-                Check::S3,
-                Severity::Warning,
-                format!("unrelated TXT record `{}` is ignored", truncate(&text, 60)),
-            ));
-        }
-    }
-    let parsed = match candidates.as_slice() {
-        [] => {
-            diags.push(Diagnostic::new(
-                Check::S1,
-                Severity::Error,
-                "no TXT record begins with v=STSv1: senders see no MTA-STS policy",
-            ));
-            None
-        }
-        [one] => {
-            let linted = lint_record(one);
-            diags.extend(linted.diagnostics);
-            linted.parsed
-        }
-        many => {
-            diags.push(Diagnostic::new(
-                Check::S2,
-                Severity::Error,
-                format!(
-                    "{} TXT records begin with v=STSv1; senders require exactly one and see no policy",
-                    many.len()
-                ),
-            ));
-            for one in many {
-                diags.extend(lint_record(one).diagnostics);
-            }
-            None
-        }
-    };
-    Linted::new(parsed, diags)
+    tagvalue::lint_set(records, &SET_CHECKS, lint_record)
 }
+
+const SET_CHECKS: SetChecks = SetChecks {
+    version: STS_VERSION,
+    label: "_mta-sts",
+    spf: Check::S4,
+    unrelated: Check::S3,
+    none: (
+        Check::S1,
+        Severity::Error,
+        "no TXT record begins with v=STSv1: senders see no MTA-STS policy",
+    ),
+    many: (Check::S2, "senders require exactly one and see no policy"),
+    lint_each_of_many: true,
+};
 
 /// Lints one record, its strings already concatenated.
 pub fn lint_record(txt: &[u8]) -> Linted<StsRecord> {
@@ -323,26 +279,6 @@ pub fn lint_record(txt: &[u8]) -> Linted<StsRecord> {
     }
     let candidate = id.map(|id| StsRecord { id, extensions });
     Linted::new(candidate, diags)
-}
-
-/// RFC 8461 §3.1: records "that do not begin with `v=STSv1;`" are discarded. Whitespace before
-/// the `;` (allowed by the ABNF, erratum 6285) and a bare `v=STSv1` are kept as candidates so
-/// that they count towards "exactly one" and are then judged by the grammar.
-fn is_sts_candidate(txt: &[u8]) -> bool {
-    let Some(rest) = txt.strip_prefix(STS_VERSION.as_bytes()) else {
-        return false;
-    };
-    matches!(
-        rest.iter().find(|&&b| b != b' ' && b != b'\t'),
-        None | Some(b';')
-    )
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_owned(),
-    }
 }
 
 #[cfg(test)]

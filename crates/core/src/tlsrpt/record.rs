@@ -12,7 +12,7 @@ use std::str::FromStr;
 use crate::Extension;
 use crate::diag::{Check, Diagnostic, Linted, Severity};
 use crate::domain;
-use crate::tagvalue::{self, is_ext_name, is_ext_value, is_wsp};
+use crate::tagvalue::{self, Selection, SetChecks, is_ext_name, is_ext_value, is_wsp};
 
 /// The exact version tag every TLS-RPT record begins with (RFC 8460 §3).
 pub const TLSRPT_VERSION: &str = "v=TLSRPTv1";
@@ -116,11 +116,10 @@ pub enum RecordError {
 pub fn discover<'a>(
     records: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<TlsRptRecord, RecordError> {
-    let candidates: Vec<&[u8]> = records.into_iter().filter(|r| is_candidate(r)).collect();
-    match candidates.as_slice() {
-        [] => Err(RecordError::NotTlsRpt),
-        [one] => TlsRptRecord::parse(one),
-        many => Err(RecordError::Multiple(many.len())),
+    match tagvalue::select(records, TLSRPT_VERSION) {
+        Selection::None => Err(RecordError::NotTlsRpt),
+        Selection::One(one) => TlsRptRecord::parse(one),
+        Selection::Many(many) => Err(RecordError::Multiple(many.len())),
     }
 }
 
@@ -128,56 +127,22 @@ pub fn discover<'a>(
 /// (exactly one record beginning with `v=TLSRPTv1`), the findings on the selected record, and
 /// on the others (R1, R2, R3).
 pub fn lint_record_set<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Linted<TlsRptRecord> {
-    let records: Vec<&[u8]> = records.into_iter().collect();
-    let mut diags = Vec::new();
-    for other in records.iter().filter(|r| !is_candidate(r)) {
-        let text = String::from_utf8_lossy(other);
-        if text.starts_with("v=spf1") {
-            diags.push(Diagnostic::new(
-                Check::R3,
-                Severity::Error,
-                "an SPF record is answered at the _smtp._tls name (a wildcard or CNAME at the apex?)",
-            ));
-        } else if text.to_ascii_lowercase().starts_with("v=tlsrptv1") {
-            diags.extend(lint_record(other).diagnostics);
-        } else {
-            diags.push(Diagnostic::new(
-                Check::R3,
-                Severity::Warning,
-                format!("unrelated TXT record `{text}` is ignored"),
-            ));
-        }
-    }
-    let candidates: Vec<&[u8]> = records
-        .iter()
-        .copied()
-        .filter(|r| is_candidate(r))
-        .collect();
-    let parsed = match candidates.as_slice() {
-        [] => {
-            diags.push(Diagnostic::new(
-                Check::R1,
-                Severity::Warning,
-                "no TXT record begins with v=TLSRPTv1: senders will not report TLS failures",
-            ));
-            None
-        }
-        [one] => {
-            let linted = lint_record(one);
-            diags.extend(linted.diagnostics);
-            linted.parsed
-        }
-        many => {
-            diags.push(Diagnostic::new(
-                Check::R2,
-                Severity::Error,
-                format!("{} TXT records begin with v=TLSRPTv1; senders require exactly one and report to none", many.len()),
-            ));
-            None
-        }
-    };
-    Linted::new(parsed, diags)
+    tagvalue::lint_set(records, &SET_CHECKS, lint_record)
 }
+
+const SET_CHECKS: SetChecks = SetChecks {
+    version: TLSRPT_VERSION,
+    label: "_smtp._tls",
+    spf: Check::R3,
+    unrelated: Check::R3,
+    none: (
+        Check::R1,
+        Severity::Warning,
+        "no TXT record begins with v=TLSRPTv1: senders will not report TLS failures",
+    ),
+    many: (Check::R2, "senders require exactly one and report to none"),
+    lint_each_of_many: false,
+};
 
 /// Lints one record, its strings already concatenated.
 pub fn lint_record(txt: &[u8]) -> Linted<TlsRptRecord> {
@@ -345,16 +310,6 @@ pub fn lint_record(txt: &[u8]) -> Linted<TlsRptRecord> {
         }
     };
     Linted::new(candidate, diags)
-}
-
-fn is_candidate(txt: &[u8]) -> bool {
-    let Some(rest) = txt.strip_prefix(TLSRPT_VERSION.as_bytes()) else {
-        return false;
-    };
-    matches!(
-        rest.iter().find(|&&b| b != b' ' && b != b'\t'),
-        None | Some(b';')
-    )
 }
 
 /// Checks one URI of the `rua` list (RFC 8460 §3, RFC 3986, RFC 6068).
