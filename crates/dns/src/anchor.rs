@@ -133,3 +133,39 @@ pub(crate) fn match_ds(
     }
     added
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ParsedAnchor, AnchorError> {
+        parse_text(text, Path::new("anchor"))
+    }
+
+    #[test]
+    fn accepted_forms() {
+        let dnskey = ". 300 IN DNSKEY 257 3 13 OShgl0jY99Ot+608NF+u14FTcvoLc/cpz1arH0A2eu93kT9i2npPFoOAlbUbLgeFHgsy+KipfPhLGlL6MW4uHQ==";
+        let p = parse(&format!("; a comment\n\n{dnskey}\n")).unwrap();
+        assert_eq!((p.keys.len(), p.ds.len()), (1, 0));
+        let p = parse(
+            ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
+        )
+        .unwrap();
+        assert_eq!((p.keys.len(), p.ds.len()), (0, 1));
+    }
+
+    #[test]
+    fn refused_forms_name_the_line() {
+        for (text, line) in [
+            ("example. IN DS 1 8 2 00\n", 1),
+            ("\n. IN A 192.0.2.1\n", 2),
+            (". IN DS 1 8 2 zz\n", 1),
+        ] {
+            match parse(text) {
+                Err(AnchorError::Syntax { line: l, .. }) => assert_eq!(l, line, "{text:?}"),
+                other => panic!("{text:?}: {:?}", other.map(|_| ())),
+            }
+        }
+        assert!(matches!(parse("; nothing\n"), Err(AnchorError::Empty(_))));
+    }
+}

@@ -92,6 +92,10 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
         (StsTxt::Cname(_), _) => {
             expect(r.sts_policy.is_some(), "a CNAME'd record must be followed")
         }
+        (StsTxt::Records(_), None) => expect(
+            r.sts_policy.is_none() && has(r, Check::H1, Severity::Error),
+            "a record without a policy host is a failed fetch (H1)",
+        ),
         _ => {}
     }
     if s.expected == Verdict::Defer("validation-failure") && s.policy.is_some() {

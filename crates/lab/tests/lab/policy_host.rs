@@ -120,3 +120,28 @@ async fn fetcher_applies_rfc8461_to_every_policy_host() {
     }
     assert!(checked >= 15, "{checked}");
 }
+
+#[tokio::test]
+async fn a_missing_or_silent_policy_host_is_a_fetch_error() {
+    let lab = start().await;
+    let mut config = FetchConfig::new().with_ca_file(&lab.files.ca).unwrap();
+    config.timeout = Duration::from_secs(3);
+    config.ports = lab.lab.ports();
+    // mta-sts.<domain> does not exist.
+    let missing = HostName::parse("sts-host-missing.test").unwrap();
+    let e = fetch_policy(&lab.resolver, &missing, &config)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, FetchError::NoAddress), "{e}");
+    assert_eq!(e.result_type(), "sts-policy-fetch-error");
+    // The host exists but nothing listens on the port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    config.ports.https = Some(closed.local_addr().unwrap().port());
+    drop(closed);
+    let domain = HostName::parse("sts-enforce.test").unwrap();
+    let e = fetch_policy(&lab.resolver, &domain, &config)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, FetchError::Connect { .. }), "{e}");
+    assert_eq!(e.result_type(), "sts-policy-fetch-error");
+}
