@@ -96,7 +96,6 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
             r.sts_policy.is_none() && has(r, Check::H1, Severity::Error),
             "a record without a policy host is a failed fetch (H1)",
         ),
-        _ => {}
     }
     if s.expected == Verdict::Defer("validation-failure") && s.policy.is_some() {
         expect(
