@@ -8,6 +8,51 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+/// Values up to this many characters are quoted whole in messages.
+pub const QUOTE_WHOLE: usize = 64;
+/// Longer values are quoted as their first this many characters, `…` and their length.
+pub const QUOTE_EXCERPT: usize = 40;
+
+/// A value from the input, as a message shows it: whole when short (at most [`QUOTE_WHOLE`]
+/// characters), else its first [`QUOTE_EXCERPT`] characters, `…` and its length in bytes, so that
+/// a 10 MB line yields a one-line message, not a 10 MB one. Control characters are escaped
+/// (`\u{1b}`), so that input cannot drive the terminal.
+pub fn excerpt(value: &str) -> String {
+    match shorten(value) {
+        (shown, None) => shown,
+        (shown, Some(len)) => format!("{shown}… ({len} bytes)"),
+    }
+}
+
+/// [`excerpt`] in backquotes, the way messages quote values: `` `mx1.example` ``, or
+/// `` `xxxx…` (10485760 bytes) `` for a long one.
+pub fn quote(value: &str) -> String {
+    match shorten(value) {
+        (shown, None) => format!("`{shown}`"),
+        (shown, Some(len)) => format!("`{shown}…` ({len} bytes)"),
+    }
+}
+
+/// The part of `value` to show, control characters escaped, and the full length when cut.
+fn shorten(value: &str) -> (String, Option<usize>) {
+    let cut = match value.char_indices().nth(QUOTE_WHOLE) {
+        Some(_) => value
+            .char_indices()
+            .nth(QUOTE_EXCERPT)
+            .map_or(value.len(), |(i, _)| i),
+        None => value.len(),
+    };
+    let mut shown = String::with_capacity(cut);
+    for c in value[..cut].chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    (shown, (cut < value.len()).then_some(value.len()))
+}
+
 /// How much a finding matters to the domain owner.
 #[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -229,10 +274,18 @@ impl Diagnostic {
         self
     }
 
-    /// The same finding, about `field`.
+    /// The same finding, about `field` (shown as an [`excerpt`] when it is long: a field name
+    /// taken from broken input can be anything).
     #[must_use]
     pub fn on_field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
+        let field = field.into();
+        self.field = Some(
+            if field.len() > QUOTE_WHOLE || field.contains(char::is_control) {
+                excerpt(&field)
+            } else {
+                field
+            },
+        );
         self
     }
 
@@ -321,6 +374,24 @@ mod tests {
         assert_eq!(l.parsed, None);
         assert_eq!(l.first_error(), Some(&err));
         assert_eq!(l.worst(), Some(Severity::Error));
+    }
+
+    #[test]
+    fn long_values_are_quoted_as_an_excerpt() {
+        assert_eq!(quote("mx1.example.com"), "`mx1.example.com`");
+        let long = "x".repeat(10 * 1024 * 1024);
+        let q = quote(&long);
+        assert_eq!(
+            q,
+            format!("`{}…` (10485760 bytes)", "x".repeat(QUOTE_EXCERPT))
+        );
+        assert_eq!(
+            excerpt(&"é".repeat(100)),
+            format!("{}… (200 bytes)", "é".repeat(40))
+        );
+        assert_eq!(quote("a\u{1b}[31m"), "`a\\u{1b}[31m`");
+        let d = Diagnostic::new(Check::P11, Severity::Error, "x").on_field(long.as_str());
+        assert!(d.field.unwrap().len() < 100);
     }
 
     #[test]

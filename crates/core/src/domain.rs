@@ -25,11 +25,11 @@ pub enum DomainError {
     #[error("empty label")]
     EmptyLabel,
     /// A label is longer than 63 characters.
-    #[error("label `{0}` longer than {MAX_LABEL_LEN} characters")]
+    #[error("label {} longer than {MAX_LABEL_LEN} characters", crate::diag::quote(.0))]
     LabelTooLong(String),
     /// A label holds a character outside letters, digits and hyphen, or starts or ends with a
     /// hyphen (RFC 5321 §4.1.2 `sub-domain = Let-dig [Ldh-str]`).
-    #[error("label `{0}` is not letters, digits and inner hyphens")]
+    #[error("label {} is not letters, digits and inner hyphens", crate::diag::quote(.0))]
     BadLabel(String),
     /// The name holds non-ASCII characters where A-labels are required.
     #[error("non-ASCII characters; IDNs must be given as A-labels (xn--...)")]

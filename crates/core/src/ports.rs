@@ -45,7 +45,7 @@ impl fmt::Display for PortMap {
 
 /// Why a port map is refused.
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
-#[error("port map `{0}`: expected `25=PORT,443=PORT` (either or both)")]
+#[error("port map {}: expected `25=PORT,443=PORT` (either or both)", crate::diag::quote(.0))]
 pub struct PortMapError(pub String);
 
 impl FromStr for PortMap {

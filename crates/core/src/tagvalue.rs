@@ -12,7 +12,7 @@
 //! This module splits a record into fields and reports where the split itself breaks the
 //! grammar; each record type checks its own values.
 
-use crate::diag::{Check, Diagnostic, Linted, Severity};
+use crate::diag::{Check, Diagnostic, Linted, Severity, quote};
 
 /// One `name=value` field, trimmed of the delimiter's whitespace.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -187,7 +187,7 @@ pub(crate) fn lint_set<'a, T>(
             diags.push(Diagnostic::new(
                 rules.unrelated,
                 Severity::Warning,
-                format!("unrelated TXT record `{}` is ignored", truncate(&text, 60)),
+                format!("unrelated TXT record {} is ignored", quote(&text)),
             ));
         }
     }
@@ -222,13 +222,6 @@ pub(crate) fn lint_set<'a, T>(
         }
     };
     Linted::new(parsed, diags)
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_owned(),
-    }
 }
 
 #[cfg(test)]

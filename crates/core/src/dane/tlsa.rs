@@ -373,7 +373,7 @@ pub enum TlsaError {
     #[error("missing {0}")]
     Missing(&'static str),
     /// A field is not a number from 0 to 255.
-    #[error("{field} `{value}` is not a number from 0 to 255")]
+    #[error("{field} {} is not a number from 0 to 255", crate::diag::quote(.value))]
     BadNumber {
         /// Which field.
         field: &'static str,
@@ -384,7 +384,7 @@ pub enum TlsaError {
     #[error("association data is not an even number of hex digits")]
     BadHex,
     /// Something other than owner, TTL or class before `TLSA`.
-    #[error("unexpected `{0}` before TLSA")]
+    #[error("unexpected {} before TLSA", crate::diag::quote(.0))]
     BadPrefix(String),
     /// Wire RDATA shorter than the three fixed octets.
     #[error("TLSA RDATA of {0} bytes is shorter than 3")]

@@ -21,7 +21,7 @@
 use std::fmt;
 
 use crate::Extension;
-use crate::diag::{Check, Diagnostic, Linted, Severity};
+use crate::diag::{Check, Diagnostic, Linted, Severity, quote};
 use crate::domain::{DomainError, HostName};
 use crate::mta_sts::pattern::{MxPattern, PatternError};
 use crate::tagvalue::{is_ext_name, is_wsp};
@@ -249,29 +249,56 @@ pub fn lint_mx_coverage(
     let mut diags = Vec::new();
     let enforce = policy.mode == Mode::Enforce;
     let mut covered = 0;
+    let mut uncovered = Vec::new();
     for host in mx_hosts {
         if policy.matches(host) {
             covered += 1;
         } else {
-            let severity = if enforce {
-                Severity::Error
-            } else {
-                Severity::Warning
-            };
-            let consequence = if enforce {
-                "enforcing senders will not deliver to it"
-            } else {
-                "senders will report failures for it"
-            };
+            uncovered.push(host);
+        }
+    }
+    // What an uncovered MX host means depends on the mode (RFC 8461 §5): enforce refuses it,
+    // testing delivers and reports, none applies nothing at all.
+    match policy.mode {
+        Mode::Enforce | Mode::Testing => {
+            for host in &uncovered {
+                let (severity, consequence) = if enforce {
+                    (
+                        Severity::Error,
+                        "senders that enforce MTA-STS will not deliver to it (they defer)",
+                    )
+                } else {
+                    (
+                        Severity::Warning,
+                        "in mode testing senders still deliver to it, and report a failure (TLS-RPT)",
+                    )
+                };
+                diags.push(
+                    Diagnostic::new(
+                        Check::P13,
+                        severity,
+                        format!("MX host {host} matches no mx pattern: {consequence}"),
+                    )
+                    .on_field("mx"),
+                );
+            }
+        }
+        Mode::None if !uncovered.is_empty() => {
+            let hosts: Vec<String> = uncovered.iter().map(ToString::to_string).collect();
             diags.push(
                 Diagnostic::new(
                     Check::P13,
-                    severity,
-                    format!("MX host {host} matches no mx pattern: {consequence}"),
+                    Severity::Info,
+                    format!(
+                        "mode none: senders apply no policy, so it does not matter now that {} \
+                         matches no mx pattern; it will if the mode changes",
+                        hosts.join(", ")
+                    ),
                 )
                 .on_field("mx"),
             );
         }
+        Mode::None => {}
     }
     if enforce && !mx_hosts.is_empty() && covered == 0 {
         diags.push(Diagnostic::new(
@@ -340,7 +367,7 @@ impl Builder {
                 Diagnostic::new(
                     Check::P2,
                     Severity::Error,
-                    format!("`{line}` is not `key: value`"),
+                    format!("{} is not `key: value`", quote(line)),
                 )
                 .at_line(n),
             );
@@ -374,7 +401,7 @@ impl Builder {
                         diags.push(at(
                             Check::P3,
                             Severity::Error,
-                            format!("version `{value}` is not `STSv1`"),
+                            format!("version {} is not `STSv1`", quote(value)),
                         ));
                     }
                 }
@@ -398,7 +425,10 @@ impl Builder {
                     diags.push(at(
                         Check::P4,
                         Severity::Error,
-                        format!("mode `{value}` is not enforce, testing or none{hint}"),
+                        format!(
+                            "mode {} is not enforce, testing or none{hint}",
+                            quote(value)
+                        ),
                     ));
                 }
                 self.mode = Some(mode);
@@ -414,7 +444,11 @@ impl Builder {
                 }
                 let parsed = MaxAge::parse(value);
                 if let Err(e) = parsed {
-                    diags.push(at(Check::P5, Severity::Error, format!("`{value}`: {e}")));
+                    diags.push(at(
+                        Check::P5,
+                        Severity::Error,
+                        format!("{}: {e}", quote(value)),
+                    ));
                 }
                 self.max_age = Some(parsed.ok());
             }
@@ -429,19 +463,22 @@ impl Builder {
                     diags.push(at(
                         Check::P11,
                         Severity::Error,
-                        format!("unknown key `{key}` breaks the extension grammar{hint}"),
+                        format!(
+                            "unknown key {} breaks the extension grammar{hint}",
+                            quote(key)
+                        ),
                     ));
                 } else if self.extensions.iter().any(|e| e.name == key) {
                     diags.push(at(
                         Check::P10,
                         Severity::Warning,
-                        format!("duplicated key `{key}`; only the first counts"),
+                        format!("duplicated key {}; only the first counts", quote(key)),
                     ));
                 } else {
                     diags.push(at(
                         Check::P11,
                         Severity::Warning,
-                        format!("unknown key `{key}` is ignored by senders{hint}"),
+                        format!("unknown key {} is ignored by senders{hint}", quote(key)),
                     ));
                     self.extensions.push(Extension {
                         name: key.to_owned(),
@@ -464,7 +501,7 @@ impl Builder {
                     diags.push(at(
                         Check::P8,
                         Severity::Warning,
-                        format!("`{value}` ends with a dot; the grammar has none and some senders will not match it"),
+                        format!("{} ends with a dot; the grammar has none and some senders will not match it", quote(value)),
                     ));
                 }
                 if self.mx.contains(&p) {
@@ -494,7 +531,7 @@ impl Builder {
                 diags.push(at(
                     Check::P8,
                     Severity::Error,
-                    format!("mx `{value}`: {e}{hint}"),
+                    format!("mx {}: {e}{hint}", quote(value)),
                 ));
             }
         }
@@ -730,5 +767,32 @@ mod tests {
         );
         let none_ok = lint_mx_coverage(&p, &hosts[1..], None);
         assert!(none_ok.iter().any(|d| d.check == Check::P17));
+    }
+
+    #[test]
+    fn coverage_follows_the_mode() {
+        let hosts = [HostName::parse("mx2.example.com").unwrap()];
+        let p13 = |mode: &str| {
+            let body =
+                format!("version: STSv1\nmode: {mode}\nmx: mx1.example.com\nmax_age: 604800\n");
+            let p = Policy::parse(body.as_bytes()).unwrap();
+            lint_mx_coverage(&p, &hosts, None)
+                .into_iter()
+                .filter(|d| d.check == Check::P13)
+                .map(|d| (d.severity, d.message))
+                .collect::<Vec<_>>()
+        };
+        let enforce = p13("enforce");
+        assert_eq!(enforce.len(), 1);
+        assert_eq!(enforce[0].0, Severity::Error);
+        assert!(enforce[0].1.contains("will not deliver"), "{enforce:?}");
+        let testing = p13("testing");
+        assert_eq!(testing[0].0, Severity::Warning);
+        assert!(testing[0].1.contains("report"), "{testing:?}");
+        let none = p13("none");
+        assert_eq!(none.len(), 1);
+        assert_eq!(none[0].0, Severity::Info);
+        assert!(!none[0].1.contains("report"), "{none:?}");
+        assert!(none[0].1.contains("apply no policy"), "{none:?}");
     }
 }

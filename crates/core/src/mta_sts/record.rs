@@ -10,7 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::Extension;
-use crate::diag::{Check, Diagnostic, Linted, Severity};
+use crate::diag::{Check, Diagnostic, Linted, Severity, quote};
 use crate::tagvalue::{self, Selection, SetChecks, is_ext_name, is_ext_value};
 
 /// The exact version tag every MTA-STS record begins with (RFC 8461 §3.1).
@@ -195,7 +195,7 @@ pub fn lint_record(txt: &[u8]) -> Linted<StsRecord> {
                 Diagnostic::new(
                     Check::S15,
                     Severity::Error,
-                    format!("`{}` is not name=value", field.raw),
+                    format!("{} is not name=value", quote(field.raw)),
                 )
                 .on_field(field.name),
             );
@@ -220,7 +220,7 @@ pub fn lint_record(txt: &[u8]) -> Linted<StsRecord> {
                         Diagnostic::new(
                             Check::S9,
                             Severity::Error,
-                            format!("id `{value}` is not 1-32 letters or digits"),
+                            format!("id {} is not 1-32 letters or digits", quote(value)),
                         )
                         .on_field("id"),
                     );
@@ -235,7 +235,7 @@ pub fn lint_record(txt: &[u8]) -> Linted<StsRecord> {
                 Diagnostic::new(
                     Check::S10,
                     Severity::Error,
-                    format!("field `{}` breaks the extension grammar (name: letters, digits, `_-.`; value: no spaces, `=` or `;`)", field.raw),
+                    format!("field {} breaks the extension grammar (name: letters, digits, `_-.`; value: no spaces, `=` or `;`)", quote(field.raw)),
                 )
                 .on_field(field.name),
             );
@@ -261,7 +261,7 @@ pub fn lint_record(txt: &[u8]) -> Linted<StsRecord> {
             Diagnostic::new(
                 Check::S10,
                 Severity::Warning,
-                format!("unknown field `{}` is ignored{hint}", field.name),
+                format!("unknown field {} is ignored{hint}", quote(field.name)),
             )
             .on_field(field.name),
         );

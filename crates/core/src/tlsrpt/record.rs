@@ -10,7 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::Extension;
-use crate::diag::{Check, Diagnostic, Linted, Severity};
+use crate::diag::{Check, Diagnostic, Linted, Severity, quote};
 use crate::domain;
 use crate::tagvalue::{self, Selection, SetChecks, is_ext_name, is_ext_value, is_wsp};
 
@@ -192,7 +192,7 @@ pub fn lint_record(txt: &[u8]) -> Linted<TlsRptRecord> {
                 Diagnostic::new(
                     Check::R19,
                     Severity::Error,
-                    format!("`{}` is not name=value", field.raw),
+                    format!("{} is not name=value", quote(field.raw)),
                 )
                 .on_field(field.name),
             );
@@ -221,7 +221,7 @@ pub fn lint_record(txt: &[u8]) -> Linted<TlsRptRecord> {
                                 Diagnostic::new(
                                     Check::R6,
                                     Severity::Warning,
-                                    format!("`{uri}` is listed twice"),
+                                    format!("{} is listed twice", quote(uri)),
                                 )
                                 .on_field("rua"),
                             );
@@ -239,7 +239,7 @@ pub fn lint_record(txt: &[u8]) -> Linted<TlsRptRecord> {
                 Diagnostic::new(
                     Check::R7,
                     Severity::Error,
-                    format!("field `{}` breaks the extension grammar", field.raw),
+                    format!("field {} breaks the extension grammar", quote(field.raw)),
                 )
                 .on_field(field.name),
             );
@@ -265,7 +265,7 @@ pub fn lint_record(txt: &[u8]) -> Linted<TlsRptRecord> {
             Diagnostic::new(
                 Check::R7,
                 Severity::Warning,
-                format!("unknown field `{}` is ignored{hint}", field.name),
+                format!("unknown field {} is ignored{hint}", quote(field.name)),
             )
             .on_field(field.name),
         );
@@ -322,53 +322,67 @@ fn parse_uri(uri: &str) -> Result<ReportUri, Diagnostic> {
         return Err(err(
             Check::R9,
             format!(
-                "`{uri}`: `!` must be percent-encoded (%21); DMARC-style size limits are not allowed"
+                "{}: `!` must be percent-encoded (%21); DMARC-style size limits are not allowed",
+                quote(uri)
             ),
         ));
     }
     if let Some(bad) = uri.chars().find(|c| !is_uri_char(*c)) {
         return Err(err(
             Check::R9,
-            format!("`{uri}`: character {bad:?} must be percent-encoded"),
+            format!("{}: character {bad:?} must be percent-encoded", quote(uri)),
         ));
     }
-    let decoded = percent_decode(uri)
-        .ok_or_else(|| err(Check::R9, format!("`{uri}`: broken percent-encoding")))?;
+    let decoded = percent_decode(uri).ok_or_else(|| {
+        err(
+            Check::R9,
+            format!("{}: broken percent-encoding", quote(uri)),
+        )
+    })?;
     let (scheme, rest) = uri
         .split_once(':')
-        .ok_or_else(|| err(Check::R8, format!("`{uri}` has no scheme")))?;
+        .ok_or_else(|| err(Check::R8, format!("{} has no scheme", quote(uri))))?;
     if scheme.eq_ignore_ascii_case("mailto") {
         let addr = decoded[scheme.len() + 1..]
             .split('?')
             .next()
             .unwrap_or_default();
-        check_address(addr).map_err(|why| err(Check::R10, format!("`{uri}`: {why}")))?;
+        check_address(addr).map_err(|why| err(Check::R10, format!("{}: {why}", quote(uri))))?;
         return Ok(ReportUri::Mailto {
             uri: uri.to_owned(),
             address: addr.to_owned(),
         });
     }
     if scheme.eq_ignore_ascii_case("https") {
-        let authority = rest
-            .strip_prefix("//")
-            .ok_or_else(|| err(Check::R11, format!("`{uri}`: https URIs need `//host`")))?;
+        let authority = rest.strip_prefix("//").ok_or_else(|| {
+            err(
+                Check::R11,
+                format!("{}: https URIs need `//host`", quote(uri)),
+            )
+        })?;
         let end = authority.find(['/', '?', '#']).unwrap_or(authority.len());
         let authority = &authority[..end];
         if authority.contains('@') {
             return Err(err(
                 Check::R11,
-                format!("`{uri}`: user information is not allowed in the authority"),
+                format!(
+                    "{}: user information is not allowed in the authority",
+                    quote(uri)
+                ),
             ));
         }
-        let host =
-            split_port(authority).ok_or_else(|| err(Check::R11, format!("`{uri}`: bad port")))?;
+        let host = split_port(authority)
+            .ok_or_else(|| err(Check::R11, format!("{}: bad port", quote(uri))))?;
         let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
             v6.parse::<std::net::Ipv6Addr>().is_ok()
         } else {
             host.parse::<std::net::Ipv4Addr>().is_ok() || domain::normalize(host).is_ok()
         };
         if !host_ok {
-            return Err(err(Check::R11, format!("`{uri}`: `{host}` is not a host")));
+            return Err(err(
+                Check::R11,
+                format!("{}: {} is not a host", quote(uri), quote(host)),
+            ));
         }
         return Ok(ReportUri::Https {
             uri: uri.to_owned(),
@@ -377,7 +391,11 @@ fn parse_uri(uri: &str) -> Result<ReportUri, Diagnostic> {
     }
     Err(err(
         Check::R8,
-        format!("`{uri}`: scheme `{scheme}` is not mailto or https"),
+        format!(
+            "{}: scheme {} is not mailto or https",
+            quote(uri),
+            quote(scheme)
+        ),
     ))
 }
 
@@ -404,7 +422,7 @@ fn split_port(authority: &str) -> Option<&str> {
 fn check_address(addr: &str) -> Result<(), String> {
     let (local, host) = addr
         .rsplit_once('@')
-        .ok_or_else(|| format!("`{addr}` is not local@domain"))?;
+        .ok_or_else(|| format!("{} is not local@domain", quote(addr)))?;
     let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
     let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
     let local_ok = quoted
@@ -413,9 +431,9 @@ fn check_address(addr: &str) -> Result<(), String> {
                 .split('.')
                 .all(|a| !a.is_empty() && a.chars().all(atext)));
     if !local_ok {
-        return Err(format!("local part `{local}` is not a dot-atom"));
+        return Err(format!("local part {} is not a dot-atom", quote(local)));
     }
-    domain::normalize(host).map_err(|e| format!("domain `{host}`: {e}"))?;
+    domain::normalize(host).map_err(|e| format!("domain {}: {e}", quote(host)))?;
     Ok(())
 }
 
