@@ -10,7 +10,7 @@
 
 #![forbid(unsafe_code)]
 
-use mailsec_core::dane::Usability;
+use mailsec_core::dane::{Tlsa, Usability};
 use mailsec_core::mta_sts::{self, Mode, Policy, StsRecord};
 use mailsec_core::tlsrpt::{self, TlsRptRecord};
 use mailsec_core::{Check, Diagnostic, HostName, Severity};
@@ -122,18 +122,60 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
             hosts.sort();
             match a.security {
                 Security::Secure => {}
-                s => push(
+                Security::Insecure => push(
                     "mx",
                     Diagnostic::new(
                         Check::N7,
                         Severity::Warning,
+                        "the MX RRset is insecure: DANE does not apply to this domain (RFC 7672 §2.2.1)",
+                    ),
+                ),
+                // The typed lookups return these as errors (fail closed); never "insecure".
+                Security::Bogus | Security::Indeterminate => push(
+                    "mx",
+                    Diagnostic::new(
+                        Check::N2,
+                        Severity::Error,
                         format!(
-                            "the MX RRset is {s}: DANE does not apply to this domain (RFC 7672 §2.2.1)"
+                            "the MX RRset is {}: senders defer all mail (RFC 7672 §2.1.1)",
+                            a.security
                         ),
                     ),
                 ),
             }
+            // RFC 7505: a single MX with the root as exchange says the domain takes no mail.
+            if hosts.iter().any(|(_, h)| h.is_empty()) {
+                push(
+                    "mx",
+                    Diagnostic::new(
+                        Check::M1,
+                        if hosts.len() == 1 {
+                            Severity::Info
+                        } else {
+                            Severity::Error
+                        },
+                        if hosts.len() == 1 {
+                            "null MX (RFC 7505): the domain accepts no mail".to_owned()
+                        } else {
+                            "a null MX (`.`) beside other MX records is invalid (RFC 7505 §3)"
+                                .to_owned()
+                        },
+                    ),
+                );
+                hosts.retain(|(_, h)| !h.is_empty());
+            }
             (hosts, Some(a.security))
+        }
+        Ok(Response::NxDomain { .. }) => {
+            push(
+                "mx",
+                Diagnostic::new(
+                    Check::M1,
+                    Severity::Error,
+                    "the domain does not exist (NXDOMAIN): mail to it bounces",
+                ),
+            );
+            (Vec::new(), None)
         }
         Ok(denial) => {
             push(
@@ -141,10 +183,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
                 Diagnostic::new(
                     Check::M1,
                     Severity::Error,
-                    format!(
-                        "no MX records ({}): mail goes to the address records, if any",
-                        denial.status()
-                    ),
+                    "no MX records (NODATA): senders fall back to the domain's address records (RFC 5321 §5.1), which MTA-STS and DANE do not cover",
                 ),
             );
             (Vec::new(), Some(denial.security()))
@@ -179,115 +218,9 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
         }
         let secure_path = mx_security == Some(Security::Secure)
             && report.address_security == Some(Security::Secure);
-        match r.tlsa(&format!("_25._tcp.{host}")).await {
-            Ok(Response::Records(a)) if a.security == Security::Secure => {
-                report.tlsa = a.records.iter().map(ToString::to_string).collect();
-                report.usable_tlsa = a
-                    .records
-                    .iter()
-                    .filter(|t| t.usability() == Usability::Usable)
-                    .count();
-                for t in &a.records {
-                    match t.usability() {
-                        Usability::Usable => {}
-                        Usability::PkixUsage => push(
-                            host,
-                            Diagnostic::new(
-                                Check::D6,
-                                Severity::Warning,
-                                format!(
-                                    "`{t}`: PKIX-TA/PKIX-EE records are ignored by SMTP clients (RFC 7672 §3.1.3)"
-                                ),
-                            ),
-                        ),
-                        Usability::UnknownParameter | Usability::BadLength => push(
-                            host,
-                            Diagnostic::new(
-                                Check::D5,
-                                Severity::Warning,
-                                format!(
-                                    "`{t}` is unusable (unknown parameter or wrong digest length)"
-                                ),
-                            ),
-                        ),
-                    }
-                }
-                report.dane = if report.usable_tlsa > 0 {
-                    DaneState::Required
-                } else {
-                    push(
-                        host,
-                        Diagnostic::new(
-                            Check::D5,
-                            Severity::Error,
-                            "no usable TLSA record: senders require TLS but cannot authenticate it (RFC 7672 §2.2)",
-                        ),
-                    );
-                    DaneState::UnusableRecords
-                };
-                if !secure_path {
-                    push(
-                        host,
-                        Diagnostic::new(
-                            Check::N8,
-                            Severity::Warning,
-                            "TLSA records are secure but the MX RRset or the host's addresses are not: strict senders ignore them (RFC 7672 §2.2.2)",
-                        ),
-                    );
-                }
-                if report.tlsa.len() < 2 {
-                    push(
-                        host,
-                        Diagnostic::new(
-                            Check::D13,
-                            Severity::Info,
-                            "a single TLSA record: publish the next key or the issuer (2 1 1) before the certificate is renewed",
-                        ),
-                    );
-                }
-            }
-            Ok(Response::Records(a)) => {
-                push(
-                    host,
-                    Diagnostic::new(
-                        Check::D1,
-                        Severity::Info,
-                        format!("TLSA records are {}: senders ignore them", a.security),
-                    ),
-                );
-            }
-            Ok(denial) => {
-                push(
-                    host,
-                    Diagnostic::new(
-                        Check::D1,
-                        Severity::Info,
-                        format!(
-                            "no TLSA records ({}, {}): DANE not deployed",
-                            denial.status(),
-                            denial.security()
-                        ),
-                    ),
-                );
-            }
-            Err(e) => {
-                report.dane = DaneState::Failed;
-                let check = if matches!(e, LookupError::Bogus) {
-                    Check::D2
-                } else {
-                    Check::N10
-                };
-                push(
-                    host,
-                    Diagnostic::new(
-                        check,
-                        Severity::Error,
-                        format!(
-                            "TLSA lookup failed ({e}): DANE senders treat this host as unreachable and defer (RFC 7672 §2.1.2)"
-                        ),
-                    ),
-                );
-            }
+        let tlsa = r.tlsa(&format!("_25._tcp.{host}")).await;
+        for d in judge_tlsa(&tlsa, secure_path, &mut report) {
+            push(host, d);
         }
         mx.push(report);
     }
@@ -338,11 +271,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
                     push("policy", diag);
                 }
                 if let Some(p) = &linted.parsed {
-                    let hosts: Vec<HostName> = mx_hosts
-                        .iter()
-                        .filter_map(|(_, h)| HostName::parse(h).ok())
-                        .collect();
-                    for diag in mta_sts::lint_mx_coverage(p, &hosts, Some(domain)) {
+                    for diag in coverage(p, &mx_hosts, domain) {
                         push("policy", diag);
                     }
                     mta_sts = p.mode.to_string();
@@ -444,9 +373,160 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     }
 }
 
+/// RFC 8461 §4.1: which MX hosts the policy's patterns cover. An MX name that is not a valid
+/// host name is reported, never dropped: no pattern can match it, so under `enforce` a sender
+/// fails validation for it.
+fn coverage(policy: &Policy, mx_hosts: &[(u16, String)], domain: &HostName) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut hosts = Vec::new();
+    for (_, h) in mx_hosts {
+        match HostName::parse(h) {
+            Ok(host) => hosts.push(host),
+            Err(e) => out.push(Diagnostic::new(
+                Check::P13,
+                if policy.mode == Mode::Enforce {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                format!(
+                    "MX host `{}` cannot be matched against the policy: {e}",
+                    h.escape_default()
+                ),
+            )),
+        }
+    }
+    out.extend(mta_sts::lint_mx_coverage(policy, &hosts, Some(domain)));
+    out
+}
+
+/// RFC 7672 §2.1–§2.2: what a TLSA lookup result means for one MX host, before connecting.
+/// Fills the host's TLSA fields and DANE state and returns the findings. Pure, so that every
+/// branch is unit-tested, the failures above all.
+fn judge_tlsa(
+    tlsa: &Result<Response<Tlsa>, LookupError>,
+    secure_path: bool,
+    report: &mut MxReport,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    match tlsa {
+        Ok(Response::Records(a)) => match a.security {
+            Security::Secure => {
+                report.tlsa = a.records.iter().map(ToString::to_string).collect();
+                report.usable_tlsa = a
+                    .records
+                    .iter()
+                    .filter(|t| t.usability() == Usability::Usable)
+                    .count();
+                for t in &a.records {
+                    match t.usability() {
+                        Usability::Usable => {}
+                        Usability::PkixUsage => out.push(Diagnostic::new(
+                            Check::D6,
+                            Severity::Warning,
+                            format!(
+                                "`{t}`: PKIX-TA/PKIX-EE records are ignored by SMTP clients (RFC 7672 §3.1.3)"
+                            ),
+                        )),
+                        Usability::UnknownParameter | Usability::BadLength => {
+                            out.push(Diagnostic::new(
+                                Check::D5,
+                                Severity::Warning,
+                                format!(
+                                    "`{t}` is unusable (unknown parameter or wrong digest length)"
+                                ),
+                            ))
+                        }
+                    }
+                }
+                report.dane = if report.usable_tlsa > 0 {
+                    DaneState::Required
+                } else {
+                    out.push(Diagnostic::new(
+                        Check::D5,
+                        Severity::Error,
+                        "no usable TLSA record: senders require TLS but cannot authenticate it (RFC 7672 §2.2)",
+                    ));
+                    DaneState::UnusableRecords
+                };
+                if !secure_path {
+                    out.push(Diagnostic::new(
+                        Check::N8,
+                        Severity::Warning,
+                        "TLSA records are secure but the MX RRset or the host's addresses are not: strict senders ignore them (RFC 7672 §2.2.2)",
+                    ));
+                }
+                if report.tlsa.len() < 2 {
+                    out.push(Diagnostic::new(
+                        Check::D13,
+                        Severity::Info,
+                        "a single TLSA record: publish the next key or the issuer (2 1 1) before the certificate is renewed",
+                    ));
+                }
+            }
+            // Proven insecure (an insecure delegation on the path): DANE does not apply.
+            Security::Insecure => out.push(Diagnostic::new(
+                Check::D1,
+                Severity::Info,
+                "TLSA records are insecure (the zone is not signed): senders ignore them",
+            )),
+            // The typed lookups turn both into errors; kept here so that a change there cannot
+            // make them count as "no DANE".
+            Security::Bogus | Security::Indeterminate => {
+                report.dane = DaneState::Failed;
+                out.push(tlsa_failure(&match a.security {
+                    Security::Bogus => LookupError::Bogus,
+                    _ => LookupError::Indeterminate,
+                }));
+            }
+        },
+        Ok(denial) => match denial.security() {
+            Security::Secure | Security::Insecure => out.push(Diagnostic::new(
+                Check::D1,
+                Severity::Info,
+                format!(
+                    "no TLSA records ({}, {} denial): DANE not deployed",
+                    denial.status(),
+                    denial.security()
+                ),
+            )),
+            Security::Bogus | Security::Indeterminate => {
+                report.dane = DaneState::Failed;
+                out.push(tlsa_failure(&match denial.security() {
+                    Security::Bogus => LookupError::Bogus,
+                    _ => LookupError::Indeterminate,
+                }));
+            }
+        },
+        Err(e) => {
+            report.dane = DaneState::Failed;
+            out.push(tlsa_failure(e));
+        }
+    }
+    out
+}
+
+/// RFC 7672 §2.1.1, §2.1.2: a TLSA lookup that failed (bogus, indeterminate, SERVFAIL,
+/// timeout) makes the host unusable for DANE senders.
+fn tlsa_failure(e: &LookupError) -> Diagnostic {
+    let check = match e {
+        LookupError::Bogus => Check::D2,
+        LookupError::Indeterminate => Check::D4,
+        _ => Check::N10,
+    };
+    Diagnostic::new(
+        check,
+        Severity::Error,
+        format!(
+            "TLSA lookup failed ({e}): DANE senders treat this host as unreachable and defer (RFC 7672 §2.1.2)"
+        ),
+    )
+}
+
 fn lookup_failure(e: &LookupError, what: &str, consequence: &str) -> Diagnostic {
     let check = match e {
-        LookupError::Bogus => Check::N2,
+        // The DNSSEC status could not be established: a validation failure, not a missing record.
+        LookupError::Bogus | LookupError::Indeterminate => Check::N2,
         _ => Check::N10,
     };
     Diagnostic::new(
@@ -472,4 +552,133 @@ fn fetch_finding(e: &FetchError) -> Diagnostic {
         Severity::Error,
         format!("{e}; senders without a cached policy see none"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use mailsec_dns::Answer;
+
+    use super::*;
+
+    fn host() -> MxReport {
+        MxReport {
+            host: "mx.example.com".into(),
+            preference: 10,
+            address_security: Some(Security::Secure),
+            tlsa: Vec::new(),
+            usable_tlsa: 0,
+            dane: DaneState::NotApplicable,
+        }
+    }
+
+    fn answer(records: Vec<Tlsa>, security: Security) -> Result<Response<Tlsa>, LookupError> {
+        Ok(Response::Records(Answer {
+            records,
+            security,
+            canonical_name: "_25._tcp.mx.example.com.".into(),
+            cnames: Vec::new(),
+            ttl: 300,
+            signer: None,
+        }))
+    }
+
+    fn ee() -> Tlsa {
+        Tlsa::new(3, 1, 1, vec![7; 32])
+    }
+
+    fn judged(r: &Result<Response<Tlsa>, LookupError>) -> (DaneState, Vec<Check>) {
+        let mut report = host();
+        let findings = judge_tlsa(r, true, &mut report);
+        (report.dane, findings.iter().map(|d| d.check).collect())
+    }
+
+    fn denial(nx: bool, security: Security) -> Result<Response<Tlsa>, LookupError> {
+        Ok(if nx {
+            Response::NxDomain {
+                security,
+                signer: None,
+            }
+        } else {
+            Response::NoData {
+                security,
+                signer: None,
+            }
+        })
+    }
+
+    #[test]
+    fn every_failed_tlsa_lookup_makes_the_host_unusable() {
+        // RFC 7672 §2.1.1-§2.1.2: bogus, indeterminate, SERVFAIL and timeouts all fail closed.
+        for (e, check) in [
+            (LookupError::Bogus, Check::D2),
+            (LookupError::Indeterminate, Check::D4),
+            (LookupError::ServFail, Check::N10),
+            (LookupError::Timeout, Check::N10),
+        ] {
+            let (state, checks) = judged(&Err(e.clone()));
+            assert_eq!(state, DaneState::Failed, "{e}");
+            assert_eq!(checks, [check], "{e}");
+        }
+    }
+
+    #[test]
+    fn unproven_answers_and_denials_never_mean_no_dane() {
+        for security in [Security::Indeterminate, Security::Bogus] {
+            let (state, _) = judged(&answer(vec![ee()], security));
+            assert_eq!(state, DaneState::Failed, "answer {security}");
+            for nx in [false, true] {
+                let (state, checks) = judged(&denial(nx, security));
+                assert_eq!(state, DaneState::Failed, "denial {security}");
+                assert!(checks.contains(&Check::D4) || checks.contains(&Check::D2));
+            }
+        }
+    }
+
+    #[test]
+    fn proven_answers_decide_as_rfc_7672_says() {
+        assert_eq!(
+            judged(&answer(vec![ee()], Security::Secure)).0,
+            DaneState::Required
+        );
+        let (state, checks) = judged(&answer(
+            vec![Tlsa::new(0, 0, 1, vec![7; 32])],
+            Security::Secure,
+        ));
+        assert_eq!(state, DaneState::UnusableRecords);
+        assert!(checks.contains(&Check::D6) && checks.contains(&Check::D5));
+        assert_eq!(
+            judged(&answer(vec![ee()], Security::Insecure)),
+            (DaneState::NotApplicable, vec![Check::D1])
+        );
+        for security in [Security::Secure, Security::Insecure] {
+            for nx in [false, true] {
+                assert_eq!(
+                    judged(&denial(nx, security)),
+                    (DaneState::NotApplicable, vec![Check::D1])
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mx_names_that_are_not_host_names_are_reported() {
+        let domain = HostName::parse("example.com").unwrap();
+        let policy =
+            Policy::parse(b"version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n")
+                .unwrap();
+        let mx = vec![
+            (10, "mx.example.com".to_owned()),
+            (20, "bad_name!.example.com".to_owned()),
+        ];
+        let findings = coverage(&policy, &mx, &domain);
+        let bad: Vec<_> = findings
+            .iter()
+            .filter(|d| d.message.contains("bad_name!.example.com"))
+            .collect();
+        assert_eq!(bad.len(), 1, "{findings:?}");
+        assert_eq!(
+            (bad[0].check, bad[0].severity),
+            (Check::P13, Severity::Error)
+        );
+    }
 }

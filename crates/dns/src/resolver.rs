@@ -28,7 +28,9 @@ pub enum Security {
     Insecure,
     /// Validation failed.
     Bogus,
-    /// Could not be determined (no trust anchor covers it).
+    /// Could not be determined: the DNSSEC records needed to decide were not obtained, or no
+    /// record of the answer carries a proof (RFC 4035 §4.3). A decision never treats it as
+    /// insecure: the typed lookups turn it into [`LookupError::Indeterminate`] (RFC 7672 §2.1.1).
     Indeterminate,
 }
 
@@ -154,6 +156,12 @@ pub enum LookupError {
     /// No answer arrived in time.
     #[error("timed out")]
     Timeout,
+    /// An answer arrived, but its DNSSEC status could not be established (RFC 4035 §4.3
+    /// "indeterminate"). RFC 7672 §2.1.1 treats such a lookup as failed, never as insecure.
+    #[error(
+        "DNSSEC status indeterminate (the records needed to validate the answer were not obtained)"
+    )]
+    Indeterminate,
     /// The name is not a valid DNS name.
     #[error("invalid name `{0}`")]
     BadName(String),
@@ -175,6 +183,7 @@ impl LookupError {
             Self::ServFail => "servfail",
             Self::ResponseCode(_) => "rcode",
             Self::Timeout => "timeout",
+            Self::Indeterminate => "indeterminate",
             Self::BadName(_) => "bad-name",
             Self::Other(_) => "error",
         }
@@ -229,6 +238,14 @@ pub enum ResolverError {
     /// The system resolver configuration cannot be read.
     #[error("cannot read the system resolver configuration: {0}")]
     SystemConfig(NetError),
+    /// The root DNSKEY set, needed to match DS trust anchors, could not be fetched.
+    #[error("cannot match the DS trust anchors of {path}: the root DNSKEY lookup failed: {error}")]
+    RootKeys {
+        /// The trust anchor file.
+        path: std::path::PathBuf,
+        /// Why the lookup failed.
+        error: LookupError,
+    },
     /// hickory refused the configuration.
     #[error("cannot build the resolver: {0}")]
     Build(NetError),
@@ -273,19 +290,32 @@ impl Resolver {
                 let mut keys = parsed.keys;
                 if !parsed.ds.is_empty() {
                     let plain = build(servers.clone(), config, None, false)?;
-                    let root_keys = match plain.lookup(Name::root(), RecordType::DNSKEY).await {
-                        Ok(l) => l
-                            .answers()
-                            .iter()
-                            .filter_map(|r| match &r.data {
-                                RData::DNSSEC(
-                                    hickory_proto::dnssec::rdata::DNSSECRData::DNSKEY(k),
-                                ) => Some(k.clone()),
-                                _ => None,
-                            })
-                            .collect(),
-                        Err(_) => Vec::new(),
-                    };
+                    let root_keys: Vec<_> =
+                        match plain.lookup(Name::root(), RecordType::DNSKEY).await {
+                            Ok(l) => l
+                                .answers()
+                                .iter()
+                                .filter_map(|r| match &r.data {
+                                    RData::DNSSEC(
+                                        hickory_proto::dnssec::rdata::DNSSECRData::DNSKEY(k),
+                                    ) => Some(k.clone()),
+                                    _ => None,
+                                })
+                                .collect(),
+                            Err(e) => {
+                                let error = match from_error::<()>(e) {
+                                    Err(error) => error,
+                                    // NXDOMAIN or NODATA for the root's DNSKEY set: no keys.
+                                    Ok(_) => LookupError::Other(Arc::new(NetError::from(
+                                        "the root has no DNSKEY records",
+                                    ))),
+                                };
+                                return Err(ResolverError::RootKeys {
+                                    path: path.clone(),
+                                    error,
+                                });
+                            }
+                        };
                     if anchor::match_ds(&mut keys, &parsed.ds, &root_keys) == 0 && keys.is_empty() {
                         return Err(AnchorError::NoMatchingKey(path.clone()).into());
                     }
@@ -319,13 +349,21 @@ impl Resolver {
             .collect()
     }
 
-    /// Any record type, as hickory records.
+    /// Any record type, as hickory records, for display: unlike the typed lookups, an answer
+    /// whose DNSSEC status is indeterminate is returned as such, not as an error. Code that
+    /// decides anything uses the typed lookups.
     pub async fn lookup(
         &self,
         name: &str,
         rtype: RecordType,
     ) -> Result<Response<Record>, LookupError> {
-        self.lookup_map(name, rtype, |r| Some(r.clone())).await
+        let qname = fqdn(name)?;
+        match self.inner.lookup(qname.clone(), rtype).await {
+            Ok(lookup) => Ok(from_answers(&qname, rtype, lookup.answers(), |r| {
+                Some(r.clone())
+            })),
+            Err(e) => from_error(e),
+        }
     }
 
     /// MX records as `(preference, exchange)`, exchange without the trailing dot.
@@ -396,7 +434,10 @@ impl Resolver {
         .await
     }
 
-    /// Looks up `name`/`rtype` and maps each record of that type with `f`.
+    /// Looks up `name`/`rtype` and maps each record of that type with `f`. Fails closed: an
+    /// answer or denial whose DNSSEC status is indeterminate is [`LookupError::Indeterminate`]
+    /// (RFC 7672 §2.1.1: a lookup whose security cannot be established has failed), so no
+    /// caller can mistake it for an insecure answer.
     pub async fn lookup_map<T>(
         &self,
         name: &str,
@@ -404,10 +445,11 @@ impl Resolver {
         f: impl Fn(&Record) -> Option<T>,
     ) -> Result<Response<T>, LookupError> {
         let qname = fqdn(name)?;
-        match self.inner.lookup(qname.clone(), rtype).await {
-            Ok(lookup) => Ok(from_answers(&qname, rtype, lookup.answers(), f)),
-            Err(e) => from_error(e),
-        }
+        let response = match self.inner.lookup(qname.clone(), rtype).await {
+            Ok(lookup) => from_answers(&qname, rtype, lookup.answers(), f),
+            Err(e) => from_error(e)?,
+        };
+        fail_closed(response)
     }
 }
 
@@ -461,6 +503,14 @@ fn map_response<T, U>(r: Response<T>, f: impl Fn(T) -> U) -> Response<U> {
         }),
         Response::NxDomain { security, signer } => Response::NxDomain { security, signer },
         Response::NoData { security, signer } => Response::NoData { security, signer },
+    }
+}
+
+/// RFC 7672 §2.1.1: an indeterminate answer or denial is a failed lookup.
+fn fail_closed<T>(response: Response<T>) -> Result<Response<T>, LookupError> {
+    match response.security() {
+        Security::Indeterminate => Err(LookupError::Indeterminate),
+        _ => Ok(response),
     }
 }
 
@@ -538,13 +588,15 @@ fn from_answers<T>(
 fn from_error<T>(e: NetError) -> Result<Response<T>, LookupError> {
     match e {
         NetError::Dns(DnsError::NoRecordsFound(nr)) => {
+            // The security of a denial is that of its authority records (SOA, NSEC, NSEC3).
+            // A denial without any (or with signatures only) carries no proof that mailsec can
+            // read: it is indeterminate, never assumed insecure (RFC 4035 §4.3, RFC 7672 §2.1.1).
             let (security, signer) = match nr.authorities.as_deref() {
                 Some(auth) => (
-                    worst(auth).unwrap_or(Security::Insecure),
+                    worst(auth).unwrap_or(Security::Indeterminate),
                     signer_of(auth, None),
                 ),
-                // Validation passed without any authority record: the zone is provably insecure.
-                None => (Security::Insecure, None),
+                None => (Security::Indeterminate, None),
             };
             Ok(if nr.response_code == ResponseCode::NXDomain {
                 Response::NxDomain { security, signer }
@@ -683,15 +735,16 @@ mod tests {
                 ..
             }
         ));
-        // Validation passed without authority records: provably insecure.
+        // A denial without authority records proves nothing: indeterminate, not insecure.
         let bare = from_error::<()>(no_records(ResponseCode::NXDomain, None)).unwrap();
         assert!(matches!(
             bare,
             Response::NxDomain {
-                security: Security::Insecure,
+                security: Security::Indeterminate,
                 ..
             }
         ));
+        assert!(matches!(fail_closed(bare), Err(LookupError::Indeterminate)));
         assert!(matches!(
             from_error::<()>(NetError::Dns(DnsError::DnssecBogus)),
             Err(LookupError::Bogus)
@@ -710,6 +763,101 @@ mod tests {
             from_error::<()>(NetError::Timeout),
             Err(LookupError::Timeout)
         ));
+    }
+
+    #[test]
+    fn a_denial_with_only_signatures_is_indeterminate() {
+        let mut nr = NoRecords::new(
+            Query::query(name("x.example."), RecordType::A),
+            ResponseCode::NoError,
+        );
+        let sig = hickory_proto::dnssec::rdata::RRSIG::from_sig(
+            hickory_proto::dnssec::rdata::SigInput {
+                type_covered: RecordType::SOA,
+                algorithm: hickory_proto::dnssec::Algorithm::ECDSAP256SHA256,
+                num_labels: 1,
+                original_ttl: 300,
+                sig_expiration: 2.into(),
+                sig_inception: 1.into(),
+                key_tag: 1,
+                signer_name: name("example."),
+            },
+            vec![0; 64],
+        );
+        nr.authorities = Some(Arc::from(vec![record(
+            "example.",
+            RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(sig)),
+            Proof::Secure,
+        )]));
+        let r = from_error::<()>(NetError::Dns(DnsError::NoRecordsFound(nr))).unwrap();
+        assert!(
+            matches!(
+                r,
+                Response::NoData {
+                    security: Security::Indeterminate,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+        assert!(matches!(fail_closed(r), Err(LookupError::Indeterminate)));
+    }
+
+    #[test]
+    fn indeterminate_answers_fail_closed_and_the_rest_pass() {
+        // An answer whose records were never validated (hickory's default proof).
+        let r = map(&[a("www.example.", Proof::Indeterminate)]);
+        assert_eq!(r.security(), Security::Indeterminate);
+        assert!(matches!(fail_closed(r), Err(LookupError::Indeterminate)));
+        // One indeterminate CNAME on the way makes the whole answer indeterminate.
+        let r = map(&[
+            cname("www.example.", "host.example.", Proof::Indeterminate),
+            a("host.example.", Proof::Secure),
+        ]);
+        assert!(matches!(fail_closed(r), Err(LookupError::Indeterminate)));
+        for proof in [Proof::Secure, Proof::Insecure] {
+            let r = map(&[a("www.example.", proof)]);
+            assert_eq!(
+                fail_closed(r).unwrap().security(),
+                Security::from_proof(proof)
+            );
+        }
+        let insecure_denial =
+            from_error::<()>(no_records(ResponseCode::NXDomain, Some(Proof::Insecure))).unwrap();
+        assert_eq!(
+            fail_closed(insecure_denial).unwrap().security(),
+            Security::Insecure
+        );
+        assert_eq!(LookupError::Indeterminate.label(), "indeterminate");
+    }
+
+    #[tokio::test]
+    async fn a_failed_root_key_lookup_is_reported_not_called_a_mismatch() {
+        // A resolver that never answers: the DS anchors cannot be matched, and the error says
+        // that the lookup failed (a timeout), not that no key matched.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let path = std::env::temp_dir().join(format!("mailsec-ds-anchor-{}", std::process::id()));
+        std::fs::write(
+            &path,
+            ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
+        )
+        .unwrap();
+        let config = DnsConfig {
+            server: Some(silent.local_addr().unwrap()),
+            trust_anchor: TrustAnchorSource::File(path.clone()),
+            timeout: Duration::from_millis(200),
+            attempts: 1,
+        };
+        let result = Resolver::new(&config).await;
+        let _ = std::fs::remove_file(&path);
+        match result {
+            Err(ResolverError::RootKeys {
+                error: LookupError::Timeout,
+                ..
+            }) => {}
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a resolver was built without trust anchors"),
+        }
     }
 
     #[test]

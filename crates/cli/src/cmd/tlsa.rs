@@ -92,8 +92,10 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
             match &args.name {
                 Some(n) => n.clone(),
                 None => {
-                    let name = leaf
-                        .dns_names
+                    let names = leaf.dns_names.as_ref().map_err(|e| {
+                        anyhow::anyhow!("{e}: cannot take the owner name from it; give --name HOST")
+                    })?;
+                    let name = names
                         .iter()
                         .find(|n| !n.starts_with("*."))
                         .context("the certificate names no host (no subjectAltName DNS name): give --name HOST")?;

@@ -20,8 +20,10 @@ pub struct Certificate {
     pub issuer: String,
     /// End of validity, seconds since the Unix epoch.
     pub not_after: i64,
-    /// DNS names of the subjectAltName extension.
-    pub dns_names: Vec<String>,
+    /// DNS names of the subjectAltName extension (empty without one), or why the extension
+    /// cannot be read: a malformed or duplicated subjectAltName is an error for whoever checks
+    /// names (RFC 5280 §4.2.1.6), never an empty list.
+    pub dns_names: Result<Vec<String>, CertError>,
     /// The basicConstraints CA flag.
     pub is_ca: bool,
 }
@@ -34,21 +36,19 @@ impl Certificate {
         if !rest.is_empty() {
             return Err(CertError::TrailingData(rest.len()));
         }
-        let dns_names = cert
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|san| {
-                san.value
-                    .general_names
-                    .iter()
-                    .filter_map(|n| match n {
-                        x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let dns_names = match cert.subject_alternative_name() {
+            Ok(None) => Ok(Vec::new()),
+            Ok(Some(san)) => Ok(san
+                .value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
+                    _ => None,
+                })
+                .collect()),
+            Err(e) => Err(CertError::BadSubjectAltName(e.to_string())),
+        };
         Ok(Self {
             der: der.to_vec(),
             spki: cert.public_key().raw.to_vec(),
@@ -146,6 +146,9 @@ pub enum CertError {
     /// The DER is not an X.509 certificate.
     #[error("not an X.509 certificate: {0}")]
     BadCertificate(String),
+    /// The subjectAltName extension is malformed or duplicated.
+    #[error("malformed subjectAltName extension: {0}")]
+    BadSubjectAltName(String),
     /// The DER is not a SubjectPublicKeyInfo.
     #[error("not a SubjectPublicKeyInfo: {0}")]
     BadPublicKey(String),
@@ -184,6 +187,20 @@ mod tests {
         assert_eq!(
             associate(b"abc", Matching::from(9)),
             Err(CertError::UnsupportedMatching(9))
+        );
+    }
+
+    #[test]
+    fn a_malformed_subject_alt_name_is_reported_not_emptied() {
+        let certs = parse_certificates(include_bytes!("../../../../testdata/certs/bad-san.pem"))
+            .expect("the certificate itself parses");
+        let [cert] = certs.as_slice() else {
+            panic!("{certs:?}")
+        };
+        assert!(
+            matches!(cert.dns_names, Err(CertError::BadSubjectAltName(_))),
+            "{:?}",
+            cert.dns_names
         );
     }
 

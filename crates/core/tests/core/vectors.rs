@@ -17,48 +17,65 @@ fn testdata(sub: &str) -> PathBuf {
         .join(sub)
 }
 
-/// Runs `check` on every case of `dir` and fails with every mismatch at once. Refuses a
-/// directory with fewer than `min_cases` cases, so that a moved directory cannot pass silently.
-fn walk(dir: &str, min_cases: usize, check: impl Fn(&[u8]) -> Value) {
+/// Runs `check` on every case of `dir` and fails with every mismatch at once. The directory
+/// must hold exactly `cases_expected` cases, each an input (`<case>.txt` or `<case>.bin`) with
+/// its `<case>.expected.json`: a missing, extra or unpaired file fails, so that no case can
+/// drop out of the suite silently.
+fn walk(dir: &str, cases_expected: usize, check: impl Fn(&[u8]) -> Value) {
     let path = testdata(dir);
-    let mut cases = 0;
+    let mut inputs = std::collections::BTreeMap::new();
+    let mut expected_files = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
+    for entry in fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".expected.json") {
+            expected_files.insert(stem.to_owned());
+        } else if let Some(stem) = name
+            .strip_suffix(".txt")
+            .or_else(|| name.strip_suffix(".bin"))
+        {
+            if inputs.insert(stem.to_owned(), p.clone()).is_some() {
+                problems.push(format!("{dir}/{stem}: two inputs (.txt and .bin)"));
+            }
+        } else {
+            problems.push(format!(
+                "{dir}/{name}: neither an input nor an expected file"
+            ));
+        }
+    }
+    for stem in inputs.keys().filter(|s| !expected_files.contains(*s)) {
+        problems.push(format!("{dir}/{stem}: input without {stem}.expected.json"));
+    }
+    for stem in expected_files.iter().filter(|s| !inputs.contains_key(*s)) {
+        problems.push(format!("{dir}/{stem}.expected.json: no input"));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(
+        inputs.len(),
+        cases_expected,
+        "{dir}: {} cases found, {cases_expected} expected (update the count when adding a case)",
+        inputs.len()
+    );
     let mut failures = Vec::new();
-    let mut entries: Vec<_> = fs::read_dir(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .collect();
-    entries.sort_by_key(|e| e.as_ref().map(|e| e.path()).ok());
-    for entry in entries {
-        let expected_path = entry.unwrap().path();
-        let Some(name) = expected_path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let Some(stem) = name.strip_suffix(".expected.json") else {
-            continue;
-        };
-        let input = ["txt", "bin"]
-            .iter()
-            .map(|ext| path.join(format!("{stem}.{ext}")))
-            .find(|p| p.exists())
-            .unwrap_or_else(|| panic!("no input for {name}"));
-        let input = fs::read(input).unwrap();
-        let expected: Value =
-            serde_json::from_str(&fs::read_to_string(&expected_path).unwrap()).unwrap();
+    for (stem, input_path) in &inputs {
+        let input = fs::read(input_path).unwrap();
+        let expected: Value = serde_json::from_str(
+            &fs::read_to_string(path.join(format!("{stem}.expected.json"))).unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("{dir}/{stem}.expected.json: {e}"));
         let got = check(&input);
         if got != expected {
             failures.push(format!(
                 "{dir}/{stem}:\n  expected {expected}\n  got      {got}"
             ));
         }
-        cases += 1;
     }
     assert!(
-        cases >= min_cases,
-        "{dir}: only {cases} cases found, expected at least {min_cases}"
-    );
-    assert!(
         failures.is_empty(),
-        "{} of {cases} cases failed:\n{}",
+        "{} of {} cases failed:\n{}",
         failures.len(),
+        inputs.len(),
         failures.join("\n")
     );
 }
@@ -92,7 +109,7 @@ fn lines_of(input: &[u8]) -> Vec<&[u8]> {
 
 #[test]
 fn mta_sts_policies() {
-    walk("mta-sts/policy", 40, |input| {
+    walk("mta-sts/policy", 41, |input| {
         let l = lint_policy(input);
         let mut v = match &l.parsed {
             Some(p) => json!({
@@ -111,7 +128,7 @@ fn mta_sts_policies() {
 
 #[test]
 fn mta_sts_records() {
-    walk("mta-sts/record", 20, |input| {
+    walk("mta-sts/record", 21, |input| {
         let l = lint_record_set(lines_of(input));
         let mut v = match &l.parsed {
             Some(r) => json!({ "valid": true, "id": r.id.as_str() }),
@@ -124,7 +141,7 @@ fn mta_sts_records() {
 
 #[test]
 fn tlsrpt_records() {
-    walk("tlsrpt/record", 15, |input| {
+    walk("tlsrpt/record", 17, |input| {
         let text = input.strip_suffix(b"\n").unwrap_or(input);
         let l = tlsrpt::lint_record(text);
         let mut v = match &l.parsed {
@@ -140,7 +157,7 @@ fn tlsrpt_records() {
 
 #[test]
 fn tlsa_records() {
-    walk("tlsa", 10, |input| {
+    walk("tlsa", 12, |input| {
         let text = std::str::from_utf8(input).unwrap();
         match text.parse::<TlsaRecord>() {
             Ok(r) => {
@@ -251,5 +268,6 @@ fn fuzz_regressions() {
             count += 1;
         }
     }
-    assert!(count >= 1);
+    // One regression input per target so far (empty TLSA association data).
+    assert_eq!(count, 1);
 }

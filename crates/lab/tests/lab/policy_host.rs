@@ -84,6 +84,7 @@ async fn fetcher_applies_rfc8461_to_every_policy_host() {
     config.ports = lab.lab.ports();
     config.timeout = Duration::from_secs(3);
     let mut checked = 0;
+    let mut faults = Vec::new();
     let mut tasks = Vec::new();
     for s in SCENARIOS.iter().filter(|s| s.policy.is_some()) {
         let (resolver, config) = (lab.resolver.clone(), config.clone());
@@ -95,6 +96,7 @@ async fn fetcher_applies_rfc8461_to_every_policy_host() {
     for t in tasks {
         let (s, got) = t.await.unwrap();
         let fault = s.policy.unwrap().fault;
+        faults.push(fault);
         let kind = match &got {
             Ok(f) => {
                 // Every correctly served body is the table's body.
@@ -118,7 +120,36 @@ async fn fetcher_applies_rfc8461_to_every_policy_host() {
         }
         checked += 1;
     }
-    assert!(checked >= 15, "{checked}");
+    // Every policy host of the table, and among them every fault the lab can inject.
+    assert_eq!(
+        checked,
+        SCENARIOS.iter().filter(|s| s.policy.is_some()).count()
+    );
+    let all = [
+        HostFault::None,
+        HostFault::Redirect,
+        HostFault::NotFound,
+        HostFault::Html,
+        HostFault::Oversize,
+        HostFault::Slow,
+        HostFault::UntrustedCert,
+        HostFault::WrongName,
+        HostFault::ExpiredCert,
+    ];
+    // Exhaustive: a new fault must be added here and to the table.
+    for f in all {
+        match f {
+            HostFault::None
+            | HostFault::Redirect
+            | HostFault::NotFound
+            | HostFault::Html
+            | HostFault::Oversize
+            | HostFault::Slow
+            | HostFault::UntrustedCert
+            | HostFault::WrongName
+            | HostFault::ExpiredCert => assert!(faults.contains(&f), "no scenario has {f:?}"),
+        }
+    }
 }
 
 #[tokio::test]
