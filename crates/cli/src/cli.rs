@@ -76,12 +76,17 @@ pub(crate) enum Command {
     /// Run the lab (signed DNS, policy hosts, SMTP servers on loopback) in the foreground.
     Lab(LabArgs),
     /// Start the lab in process and check a few of its domains.
+    ///
+    /// Exit status: 0 when the demo ran, although it reports errors: the misconfigured domains
+    /// are broken on purpose, and showing their findings is what the demo is for. 2 when the lab
+    /// cannot start or a check cannot run. (`mailsec check` on the same domains exits 1.)
     Demo(DemoArgs),
     /// List the check catalogue, or explain one check.
     Checks(ChecksArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
+        #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
     /// Print the man page (or write one page per command into a directory).
@@ -154,23 +159,28 @@ pub(crate) struct TlsaGenerateArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) pubkey: Option<PathBuf>,
     /// Certificate usage: 2 DANE-TA, 3 DANE-EE (0 and 1 are ignored by SMTP clients).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_name = "N")]
     pub(crate) usage: u8,
     /// Selector: 0 whole certificate, 1 public key (SPKI).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub(crate) selector: u8,
     /// Matching type: 0 full data, 1 SHA2-256, 2 SHA2-512.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub(crate) matching: u8,
     /// The TLSA base domain, normally the MX host name (default: the certificate's first DNS
     /// name).
     #[arg(long, value_name = "HOST")]
     pub(crate) name: Option<String>,
-    /// The port.
-    #[arg(long, default_value_t = 25)]
+    /// The port (1-65535).
+    #[arg(
+        long,
+        default_value_t = 25,
+        value_name = "PORT",
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
     pub(crate) port: u16,
     /// The transport protocol label.
-    #[arg(long, default_value = "tcp")]
+    #[arg(long, default_value = "tcp", value_name = "PROTO")]
     pub(crate) proto: String,
     /// With a chain: also print the 2 1 1 record of the leaf's issuer (rollover-safe pairing).
     #[arg(long)]
@@ -202,9 +212,10 @@ pub(crate) enum DnsCommand {
 #[derive(Debug, Args)]
 pub(crate) struct DnsQueryArgs {
     /// The name.
+    #[arg(value_name = "NAME")]
     pub(crate) name: String,
     /// The record type (A, AAAA, MX, TXT, TLSA, DNSKEY, DS, ...).
-    #[arg(default_value = "A")]
+    #[arg(default_value = "A", value_name = "TYPE")]
     pub(crate) rtype: String,
     /// Do not walk the chain of trust.
     #[arg(long)]
@@ -230,7 +241,7 @@ pub(crate) struct LabArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
     /// DNS port on 127.0.0.1 (default: any free port).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub(crate) dns_port: u16,
 }
 
@@ -244,6 +255,7 @@ pub(crate) struct DemoArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ChecksArgs {
     /// A check ID (e.g. P8) to explain; all checks when omitted.
+    #[arg(value_name = "ID")]
     pub(crate) id: Option<String>,
     /// Print JSON.
     #[arg(long)]

@@ -23,10 +23,12 @@ pub(crate) fn findings(
     Ok(())
 }
 
-/// Writes `value` as pretty JSON and a newline.
+/// Writes `value` as pretty JSON and a newline. The document is built first and written in one
+/// go, so that a write error (a closed pipe) is an `io::Error`, not a serialisation error.
 pub(crate) fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    writeln!(out)?;
+    let mut doc = serde_json::to_vec_pretty(value)?;
+    doc.push(b'\n');
+    out.write_all(&doc)?;
     Ok(())
 }
 

@@ -151,3 +151,118 @@ fn checks_catalogue() {
     assert!(v.as_array().unwrap().iter().any(|c| c["id"] == "S9"));
     assert_eq!(mailsec(&["checks", "Z42"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_huge_line_is_quoted_as_an_excerpt() {
+    // A 10 MB one-line "policy": every message quotes at most a short excerpt of it.
+    let line = "x".repeat(10 * 1024 * 1024);
+    for body in [
+        line.clone(),
+        format!("{line}: value"),
+        format!("mx: {line}"),
+    ] {
+        let o = mailsec_stdin(&["sts", "lint", "-"], body.as_bytes());
+        assert_eq!(o.status.code(), Some(1));
+        let out = stdout(&o);
+        assert!(out.len() < 2000, "{} bytes of output", out.len());
+        assert!(out.contains("…` (10485760 bytes)"), "{out}");
+        let o = mailsec_stdin(&["sts", "lint", "-", "--json"], body.as_bytes());
+        assert!(o.stdout.len() < 4000, "{} bytes of JSON", o.stdout.len());
+    }
+}
+
+#[test]
+fn coverage_in_mode_none_reports_no_failures() {
+    let body = b"version: STSv1\nmode: none\nmx: mx1.example.com\nmax_age: 86400\n";
+    let o = mailsec_stdin(&["sts", "lint", "-", "--mx", "mx2.example.com"], body);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(!out.contains("report"), "{out}");
+    assert!(
+        out.contains("<stdin>: info: mx: mode none: senders apply no policy"),
+        "{out}"
+    );
+    let testing = b"version: STSv1\nmode: testing\nmx: mx1.example.com\nmax_age: 86400\n";
+    let o = mailsec_stdin(&["sts", "lint", "-", "--mx", "mx2.example.com"], testing);
+    assert!(
+        stdout(&o).contains("warning: mx: MX host mx2.example.com matches no mx pattern: in mode testing senders still deliver to it, and report a failure"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn usage_errors_are_one_line() {
+    for args in [
+        &["sts", "lint"][..],
+        &["check"],
+        &["sts", "lint", "x", "--bogus"],
+        &["nosuch"],
+        &["tlsa", "generate", "--cert", "x", "--port", "abc"],
+    ] {
+        let o = mailsec(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("mailsec: "), "{args:?}: {err}");
+        assert!(err.contains("try --help"), "{args:?}: {err}");
+        assert!(o.stdout.is_empty());
+    }
+    let o = mailsec(&["sts", "lint", "x", "--bogus"]);
+    assert!(
+        stderr(&o).contains("tip: to pass '--bogus' as a value, use '-- --bogus'"),
+        "{}",
+        stderr(&o)
+    );
+    // Help and version still print normally.
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["sts", "lint", "--help"],
+        &["help", "check"],
+    ] {
+        let o = mailsec(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert!(stdout(&o).lines().count() >= 1, "{args:?}");
+        assert!(o.stderr.is_empty(), "{args:?}");
+    }
+    assert!(
+        stdout(&mailsec(&["check", "--help"]))
+            .contains("Usage: mailsec check [OPTIONS] <DOMAIN>...")
+    );
+}
+
+#[test]
+fn options_from_the_environment_are_not_shown_as_required() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mailsec"))
+        .arg("check")
+        .env("MAILSEC_RESOLVER", "127.0.0.1:53")
+        .env("MAILSEC_TRUST_ANCHOR", "/nonexistent")
+        .env("MAILSEC_CA_FILE", "/nonexistent")
+        .env("MAILSEC_LAB_PORTS", "25=2525")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("usage: mailsec check [OPTIONS] <DOMAIN>..."),
+        "{err}"
+    );
+    assert!(!err.contains("--resolver"), "{err}");
+}
+
+#[test]
+fn an_os_error_is_said_once() {
+    let o = mailsec(&[
+        "--trust-anchor",
+        "/nonexistent/anchor",
+        "dns",
+        "query",
+        "example.com",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/anchor"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
