@@ -50,7 +50,113 @@ pub enum DelegationProof {
     },
 }
 
+/// Where the chain of trust behind a bogus answer breaks (what `delv` says as "chain broken at").
+#[derive(Clone, Debug, Eq, PartialEq, serde::Serialize)]
+pub struct ChainBreak {
+    /// The deepest zone whose DNSKEY RRset validated from the trust anchor: the chain holds down
+    /// to it. `None` when not even the root validated.
+    pub last_secure_zone: Option<String>,
+    /// The name where validation fails: a zone (its DNSKEY or DS RRset), or the answer's owner.
+    pub at: String,
+    /// What fails there, in one sentence.
+    pub reason: String,
+}
+
 impl Resolver {
+    /// Finds where validation of `name`/`rtype` fails: validates the DNSKEY RRset at every
+    /// ancestor of `name` from the root down (zone apexes answer with keys, other names with a
+    /// denial), and blames the first that does not validate, or else the answer's own RRset,
+    /// which the deepest validated zone's keys do not verify.
+    pub async fn find_break(&self, name: &str, rtype: RecordType) -> ChainBreak {
+        let labels: Vec<&str> = name
+            .trim_end_matches('.')
+            .split('.')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut last_secure: Option<String> = None;
+        for k in 0..=labels.len() {
+            let candidate = if k == 0 {
+                ".".to_owned()
+            } else {
+                format!("{}.", labels[labels.len() - k..].join("."))
+            };
+            let broken = |at: &str, reason: String| ChainBreak {
+                last_secure_zone: last_secure.clone(),
+                at: at.to_owned(),
+                reason,
+            };
+            match self.lookup(&candidate, RecordType::DNSKEY).await {
+                Ok(Response::Records(a)) if a.security == Security::Secure => {
+                    last_secure = Some(candidate);
+                }
+                Ok(Response::Records(a)) => {
+                    return broken(
+                        &candidate,
+                        format!(
+                            "its DNSKEY RRset is {}: no chain of trust reaches it",
+                            a.security
+                        ),
+                    );
+                }
+                // Not a zone apex: a validated denial, nothing broken here.
+                Ok(_) => {}
+                Err(LookupError::Bogus) => {
+                    return self.diagnose_keys(&candidate, last_secure.clone()).await;
+                }
+                Err(e) => {
+                    return broken(&candidate, format!("its DNSKEY lookup failed ({e})"));
+                }
+            }
+        }
+        let qname = match labels.is_empty() {
+            true => ".".to_owned(),
+            false => format!("{}.", labels.join(".")),
+        };
+        let reason = match &last_secure {
+            Some(zone) => format!(
+                "the {rtype} RRset (or the proof that it does not exist) does not verify with the \
+                 keys of {zone}: a bad, expired or missing RRSIG"
+            ),
+            None => format!("the {rtype} RRset does not verify"),
+        };
+        ChainBreak {
+            last_secure_zone: last_secure,
+            at: qname,
+            reason,
+        }
+    }
+
+    /// `zone`'s DNSKEY RRset is bogus: is it the DS in the parent, the keys, or a denial?
+    async fn diagnose_keys(&self, zone: &str, last_secure: Option<String>) -> ChainBreak {
+        let (at, reason) = match self.lookup(zone, RecordType::DS).await {
+            Ok(Response::Records(_)) => (
+                zone.to_owned(),
+                "no DNSKEY matches the DS records in the parent zone, or the signature over the \
+                 DNSKEY RRset does not verify"
+                    .to_owned(),
+            ),
+            Ok(_) => (
+                zone.to_owned(),
+                "the DNSKEY query gets a denial of existence that does not verify (NSEC/NSEC3 \
+                 records or their signatures)"
+                    .to_owned(),
+            ),
+            Err(LookupError::Bogus) => (
+                last_secure.clone().unwrap_or_else(|| ".".to_owned()),
+                format!("the DS RRset for {zone} (or the proof that it has none) does not verify"),
+            ),
+            Err(e) => (
+                zone.to_owned(),
+                format!("its DNSKEY RRset does not validate, and the DS lookup failed ({e})"),
+            ),
+        };
+        ChainBreak {
+            last_secure_zone: last_secure,
+            at,
+            reason,
+        }
+    }
+
     /// Walks from `zone` (the signer of an answer) up to the root.
     pub async fn chain_of_trust(&self, zone: &str) -> Vec<ChainLink> {
         let mut links = Vec::new();

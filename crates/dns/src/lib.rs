@@ -23,7 +23,7 @@ mod chain;
 mod resolver;
 
 pub use anchor::{AnchorError, TrustAnchorSource};
-pub use chain::{ChainLink, DelegationProof};
+pub use chain::{ChainBreak, ChainLink, DelegationProof};
 /// Record types, for generic lookups.
 pub use hickory_proto::rr::RecordType;
 pub use resolver::{

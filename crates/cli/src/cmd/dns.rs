@@ -2,8 +2,11 @@
 
 use std::io::Write;
 
-use anyhow::Context;
-use mailsec_dns::{ChainLink, DelegationProof, LookupError, RecordType, Response, Security};
+use anyhow::bail;
+use mailsec_core::diag::quote;
+use mailsec_dns::{
+    ChainBreak, ChainLink, DelegationProof, LookupError, RecordType, Response, Security,
+};
 use serde::Serialize;
 
 use crate::cli::{DnsCommand, DnsQueryArgs, NetArgs};
@@ -34,6 +37,11 @@ struct QueryReport<'a> {
     records: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// For a bogus answer: where the chain of trust breaks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broken: Option<ChainBreak>,
+    /// From the zone that signed the answer (for a bogus answer: the deepest zone that
+    /// validated) up to the trust anchor.
     chain: Vec<ChainLink>,
 }
 
@@ -42,13 +50,18 @@ async fn query(
     net_args: &NetArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
-    let rtype: RecordType = args
-        .rtype
-        .to_ascii_uppercase()
-        .parse()
-        .with_context(|| format!("unknown record type `{}`", args.rtype))?;
+    let Ok(rtype) = args.rtype.to_ascii_uppercase().parse::<RecordType>() else {
+        bail!(
+            "unknown record type {} (A, AAAA, MX, TXT, TLSA, DNSKEY, DS, ...)",
+            quote(&args.rtype)
+        );
+    };
     let resolver = net::resolver(net_args).await?;
     let result = resolver.lookup(&args.name, rtype).await;
+    // Not a DNS name: nothing was sent anywhere, so no upstream to name.
+    if let Err(LookupError::BadName(_)) = &result {
+        bail!("invalid DNS name {}", quote(&args.name));
+    }
     let (status, security, records, error, signer) = match &result {
         Ok(r) => (
             r.status().to_owned(),
@@ -65,7 +78,18 @@ async fn query(
             None,
         ),
     };
-    let chain = if args.no_chain || result.is_err() {
+    let broken = match &result {
+        Err(LookupError::Bogus) => Some(resolver.find_break(&args.name, rtype).await),
+        _ => None,
+    };
+    let chain = if args.no_chain {
+        Vec::new()
+    } else if let Some(b) = &broken {
+        match &b.last_secure_zone {
+            Some(zone) => resolver.chain_of_trust(zone).await,
+            None => Vec::new(),
+        }
+    } else if result.is_err() {
         Vec::new()
     } else {
         let zone = match signer {
@@ -90,10 +114,25 @@ async fn query(
         security,
         records,
         error,
+        broken,
         chain,
+    };
+    // A failed lookup (SERVFAIL, timeout, network) is an error: one line on stderr. With --json
+    // the report still goes to stdout for scripts.
+    let failure = match &result {
+        Err(e) if exit == Exit::Error => Some(format!(
+            "{} {}: {e} (upstream {})",
+            args.name, report.rtype, report.server
+        )),
+        _ => None,
     };
     if args.json {
         output::json(out, &report)?;
+    }
+    if let Some(failure) = failure {
+        bail!(failure);
+    }
+    if args.json {
         return Ok(exit);
     }
     match &result {
@@ -119,11 +158,22 @@ async fn query(
             denial.security(),
             report.server
         )?,
+        // Only bogus gets here: the other failures ended above.
         Err(e) => writeln!(
             out,
             ";; {} {}: {e} (upstream {})",
             args.name, report.rtype, report.server
         )?,
+    }
+    if let Some(b) = &report.broken {
+        writeln!(out, "; chain broken at {}: {}", b.at, b.reason)?;
+        match &b.last_secure_zone {
+            Some(zone) => writeln!(out, ";; the chain of trust holds down to {zone}")?,
+            None => writeln!(
+                out,
+                ";; not even the root validates against the trust anchor"
+            )?,
+        }
     }
     if !report.chain.is_empty() {
         writeln!(out, ";; chain of trust:")?;

@@ -47,13 +47,27 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         if args.json {
             output::json(out, &rows)?;
         } else {
-            writeln!(
-                out,
-                "{:<28} {:<32} exercises",
-                "domain", "a conformant sender must"
-            )?;
+            // Columns as wide as their widest cell (names and verdicts vary in length).
+            let (h1, h2) = ("domain", "a conformant sender must");
+            let w1 = rows
+                .iter()
+                .map(|r| r.domain.len())
+                .chain([h1.len()])
+                .max()
+                .unwrap_or(0);
+            let w2 = rows
+                .iter()
+                .map(|r| r.expected.len())
+                .chain([h2.len()])
+                .max()
+                .unwrap_or(0);
+            writeln!(out, "{h1:<w1$}  {h2:<w2$}  exercises")?;
             for r in rows {
-                writeln!(out, "{:<28} {:<32} {}", r.domain, r.expected, r.exercises)?;
+                writeln!(
+                    out,
+                    "{:<w1$}  {:<w2$}  {}",
+                    r.domain, r.expected, r.exercises
+                )?;
             }
         }
         return Ok(Exit::Ok);
@@ -75,6 +89,7 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                 (t.path().to_owned(), Some(t))
             }
         };
+        let stop = StopSignals::listen()?;
         let files = lab.write_files(&dir)?;
         for (k, v) in lab.env(&files) {
             writeln!(out, "export {k}={v}")?;
@@ -85,7 +100,7 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         let https = lab.ports().https();
         out.flush()?;
         let _ = writeln!(out);
-        let _ = writeln!(out, "# The lab runs until Ctrl-C. {} scenarios under test. (mailsec lab --list).", SCENARIOS.len());
+        let _ = writeln!(out, "# The lab runs until Ctrl-C (or SIGTERM, SIGHUP). {} scenarios under test (mailsec lab --list).", SCENARIOS.len());
         let _ = writeln!(out, "# With the exports above, every mailsec command uses the lab, e.g.:");
         let _ = writeln!(out, "#   mailsec check sts-enforce.test dane-bogus-tlsa.test");
         let _ = writeln!(out, "#   mailsec dns query _25._tcp.mx.dane-ee.test TLSA");
@@ -96,10 +111,39 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         let _ = writeln!(out, "#   curl --cacert {} --resolve mta-sts.sts-enforce.test:{https}:127.0.0.1 https://mta-sts.sts-enforce.test:{https}/.well-known/mta-sts.txt", files.ca.display());
         let _ = writeln!(out, "#   chromium --host-resolver-rules='MAP mta-sts.*.test 127.0.0.1' https://mta-sts.sts-enforce.test:{https}/.well-known/mta-sts.txt");
         let _ = out.flush();
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        stop.wait().await;
+        // Stop the servers, then remove the temporary directory (`_tmp`, dropped on return).
         drop(lab);
         Ok(Exit::Ok)
     })
+}
+
+/// Ctrl-C (SIGINT), SIGTERM (`kill PID`) and SIGHUP (the terminal closed): each ends the lab the
+/// same way, its temporary files removed. Listening starts before the lab says where its files
+/// are, so that no signal sent after reading that can kill it the default way.
+struct StopSignals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            int: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            hup: signal(SignalKind::hangup()).context("listening for SIGHUP")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod dns;
 mod docs;
 mod lab;
+mod lab_process;
 mod real_lab;
 mod records;
 mod tlsa;
