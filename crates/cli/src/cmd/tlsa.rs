@@ -2,19 +2,47 @@
 
 use std::io::Write;
 
-use anyhow::{Context, bail};
+use std::path::Path;
+
+use anyhow::{Context, anyhow, bail};
 use mailsec_core::HostName;
-use mailsec_core::dane::{self, CertUsage, Certificate, Matching, Selector, Tlsa, TlsaRecord};
+use mailsec_core::dane::{
+    self, CertError, CertUsage, Certificate, Matching, Selector, Tlsa, TlsaRecord,
+};
 use serde::Serialize;
 
 use crate::cli::{TlsaCommand, TlsaGenerateArgs};
-use crate::cmd::read_input;
+use crate::cmd::{read_input, source_name};
 use crate::exit::Exit;
 use crate::output;
 
 pub(crate) fn run(cmd: TlsaCommand, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match cmd {
         TlsaCommand::Generate(args) => generate(args, out),
+    }
+}
+
+/// Why `path` gives no `what` (certificate, public key), in words: the parser's own text
+/// (`Der(UnexpectedTag { .. })`, `Parsing requires 1 bytes/chars`) tells a user nothing.
+fn input_error(err: &CertError, what: &str, path: &Path, empty: bool) -> anyhow::Error {
+    let file = source_name(path);
+    match err {
+        CertError::InChain { index, source } => match source.as_ref() {
+            CertError::TrailingData(n) => anyhow!(
+                "{file}: certificate {index} of the PEM chain has {n} bytes after its DER structure"
+            ),
+            _ => {
+                anyhow!("{file}: certificate {index} of the PEM chain is not an X.509 certificate")
+            }
+        },
+        CertError::TrailingData(n) => {
+            anyhow!("not a PEM or DER {what}: {file} ({n} bytes follow the DER structure)")
+        }
+        CertError::NoCertificate => anyhow!("no CERTIFICATE block in the PEM file {file}"),
+        CertError::NoPublicKey => anyhow!("no PUBLIC KEY block in the PEM file {file}"),
+        // Empty, garbage, malformed PEM armour, DER that is not the structure asked for.
+        _ if empty => anyhow!("not a PEM or DER {what}: {file} (empty input)"),
+        _ => anyhow!("not a PEM or DER {what}: {file}"),
     }
 }
 
@@ -45,8 +73,9 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
                     "a bare public key gives selector 1 (SPKI) records only; drop --selector or use --cert"
                 );
             }
-            let spki = dane::parse_public_key(&read_input(path)?)
-                .with_context(|| format!("{}", path.display()))?;
+            let input = read_input(path)?;
+            let spki = dane::parse_public_key(&input)
+                .map_err(|e| input_error(&e, "public key", path, input.is_empty()))?;
             let data = dane::associate(&spki, matching)?;
             records.push((Tlsa::new(usage, selector, matching, data), None));
             args.name
@@ -54,8 +83,9 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
                 .context("--name HOST is required with --pubkey")?
         }
         (Some(path), None) => {
-            chain = dane::parse_certificates(&read_input(path)?)
-                .with_context(|| format!("{}", path.display()))?;
+            let input = read_input(path)?;
+            chain = dane::parse_certificates(&input)
+                .map_err(|e| input_error(&e, "certificate", path, input.is_empty()))?;
             let leaf = &chain[0];
             let target = match usage {
                 // A trust-anchor usage names a CA: the leaf's issuer when the chain has one.
@@ -147,7 +177,8 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
         })
         .collect();
     for note in &notes {
-        eprintln!("mailsec: note: {note}");
+        // Notes are best effort: a closed stderr must not stop the records.
+        let _ = writeln!(std::io::stderr(), "mailsec: note: {note}");
     }
     if args.json {
         output::json(out, &generated)?;

@@ -289,3 +289,59 @@ fn bad_certificate_input_is_one_line_exit_2() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("junk.pem"), "{err}");
 }
+
+#[test]
+fn garbage_or_empty_input_says_what_it_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.bin");
+    std::fs::write(&garbage, b"\x30\x03\x02\x01\x00junk that is not DER at all").unwrap();
+    let empty = dir.path().join("empty.bin");
+    std::fs::write(&empty, b"").unwrap();
+    let g = garbage.to_str().unwrap();
+    let e = empty.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["--cert", g],
+            format!("mailsec: not a PEM or DER certificate: {g}\n"),
+        ),
+        (
+            vec!["--cert", e],
+            format!("mailsec: not a PEM or DER certificate: {e} (empty input)\n"),
+        ),
+        (
+            vec!["--pubkey", g, "--name", "mx.example.test"],
+            format!("mailsec: not a PEM or DER public key: {g}\n"),
+        ),
+        (
+            vec!["--pubkey", e, "--name", "mx.example.test"],
+            format!("mailsec: not a PEM or DER public key: {e} (empty input)\n"),
+        ),
+    ] {
+        let mut all = vec!["tlsa", "generate"];
+        all.extend(&args);
+        let o = mailsec(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr(&o), says);
+    }
+}
+
+#[test]
+fn port_zero_is_refused() {
+    let o = mailsec(&[
+        "tlsa",
+        "generate",
+        "--pubkey",
+        "/dev/null",
+        "--name",
+        "mx.example.test",
+        "--port",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("invalid value '0' for '--port <PORT>': 0 is not in 1..=65535"),
+        "{err}"
+    );
+}
