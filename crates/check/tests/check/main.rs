@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use mailsec_check::{Context, DaneState, DomainReport, check_domain};
 use mailsec_core::{Check, HostName, Severity};
+use mailsec_dns::Security;
 use mailsec_dns::{DnsConfig, Resolver, TrustAnchorSource};
 use mailsec_fetch::FetchConfig;
 use mailsec_lab::scenario::{
-    BogusRecord, HostFault, SCENARIOS, Scenario, StsTxt, Verdict, ZoneSecurity,
+    BogusRecord, HostFault, Mx, SCENARIOS, Scenario, StsTxt, TlsaSpec, Verdict, ZoneSecurity,
 };
 use mailsec_lab::{Lab, LabConfig};
 
@@ -20,89 +21,161 @@ fn has(r: &DomainReport, check: Check, severity: Severity) -> bool {
         .any(|f| f.diagnostic.check == check && f.diagnostic.severity == severity)
 }
 
-/// What the table implies about the checker's view, for the parts it can see without
-/// connecting. Returns a description of each disagreement.
+/// The DANE state of one MX host that the table implies, before connecting (RFC 7672 §2.2):
+/// from the zone's DNSSEC state and the TLSA records the row publishes.
+fn expected_dane(s: &Scenario, mx: &Mx) -> DaneState {
+    match s.zone {
+        ZoneSecurity::BogusAt(BogusRecord::Tlsa) => DaneState::Failed,
+        ZoneSecurity::Unsigned => DaneState::NotApplicable,
+        ZoneSecurity::Signed | ZoneSecurity::BogusAt(BogusRecord::Mx) => {
+            if mx.tlsa.iter().any(|t| t.is_injected_fault()) {
+                DaneState::Failed
+            } else if mx.tlsa.is_empty() {
+                DaneState::NotApplicable
+            } else if mx.tlsa.iter().all(|t| *t == TlsaSpec::PkixOnly) {
+                DaneState::UnusableRecords
+            } else {
+                DaneState::Required
+            }
+        }
+    }
+}
+
+/// The MTA-STS summary the table implies: the mode of a policy that is served correctly, or
+/// why there is none.
+fn expected_sts(s: &Scenario) -> String {
+    let valid_record = |recs: &[&str]| {
+        let candidates: Vec<&&str> = recs.iter().filter(|r| r.starts_with("v=STSv1")).collect();
+        // The table's invalid records: two v=STSv1 records, or an id with dashes.
+        candidates.len() == 1 && !candidates[0].contains('-')
+    };
+    match s.sts_txt {
+        StsTxt::Absent | StsTxt::NoData => "not deployed".into(),
+        StsTxt::Timeout | StsTxt::ServFail => "unknown (lookup failed)".into(),
+        StsTxt::Records(recs) if !valid_record(recs) => "broken (TXT record)".into(),
+        StsTxt::Records(_) | StsTxt::Cname(_) => match s.policy {
+            None => "broken (sts-policy-fetch-error)".into(),
+            Some(p) if p.fault == HostFault::None => {
+                if !p.body.contains("max_age") {
+                    "broken (policy invalid)".into()
+                } else if let Some(mode) = p.body.lines().find_map(|l| l.strip_prefix("mode: ")) {
+                    mode.to_owned()
+                } else {
+                    panic!("{}: a policy body without a mode", s.name)
+                }
+            }
+            Some(p) => format!(
+                "broken ({})",
+                match p.fault {
+                    HostFault::UntrustedCert | HostFault::WrongName | HostFault::ExpiredCert =>
+                        "sts-webpki-invalid",
+                    _ => "sts-policy-fetch-error",
+                }
+            ),
+        },
+    }
+}
+
+/// Every disagreement between the checker's view of a scenario and what the table implies for
+/// it, before connecting: the MX hosts and their DANE states, the MTA-STS summary, the TLS-RPT
+/// summary, and the findings that name the table's faults.
 fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
     let mut out = Vec::new();
-    let mut expect = |ok: bool, what: &str| {
+    let mut expect = |ok: bool, what: String| {
         if !ok {
             out.push(format!("{}: {what}", s.domain()));
         }
     };
-    let dane = r.mx.first().map(|m| m.dane);
+    // MX hosts and DANE. A bogus MX RRset leaves no MX host to look at.
+    let want_mx: Vec<(String, DaneState)> = if s.zone == ZoneSecurity::BogusAt(BogusRecord::Mx) {
+        Vec::new()
+    } else {
+        s.mx.iter()
+            .map(|m| (format!("{}.{}", m.label, s.domain()), expected_dane(s, m)))
+            .collect()
+    };
+    let got_mx: Vec<(String, DaneState)> = r.mx.iter().map(|m| (m.host.clone(), m.dane)).collect();
+    expect(
+        got_mx == want_mx,
+        format!("MX/DANE {got_mx:?}, table {want_mx:?}"),
+    );
     match s.zone {
         ZoneSecurity::BogusAt(BogusRecord::Tlsa) => expect(
             has(r, Check::D2, Severity::Error),
-            "a bogus TLSA RRset is D2",
+            "a bogus TLSA RRset is D2".into(),
         ),
-        ZoneSecurity::BogusAt(BogusRecord::Mx) => {
-            expect(has(r, Check::N2, Severity::Error), "a bogus MX RRset is N2")
-        }
+        ZoneSecurity::BogusAt(BogusRecord::Mx) => expect(
+            has(r, Check::N2, Severity::Error),
+            "a bogus MX RRset is N2".into(),
+        ),
         ZoneSecurity::Unsigned => expect(
-            dane == Some(DaneState::NotApplicable),
-            "TLSA in an unsigned zone must not apply",
+            has(r, Check::N7, Severity::Warning),
+            "an insecure MX RRset is N7".into(),
         ),
-        ZoneSecurity::Signed => {}
+        ZoneSecurity::Signed => expect(r.mx_security == Some(Security::Secure), "MX secure".into()),
     }
-    if s.mx
+    if want_mx
         .iter()
-        .any(|m| m.tlsa.iter().any(|t| t.is_injected_fault()))
+        .any(|(_, d)| *d == DaneState::UnusableRecords)
     {
         expect(
-            dane == Some(DaneState::Failed),
-            "a failed TLSA lookup makes the host unusable",
+            has(r, Check::D6, Severity::Warning),
+            "a PKIX-only TLSA is D6".into(),
         );
     }
-    if s.expected == Verdict::Dane {
-        expect(dane == Some(DaneState::Required), "DANE must be required");
-    }
-    if s.expected == Verdict::MandatoryTls {
-        expect(
-            dane == Some(DaneState::UnusableRecords),
-            "unusable TLSA records must be reported",
-        );
-    }
-    match (s.sts_txt, s.policy) {
-        (StsTxt::Timeout | StsTxt::ServFail, _) => expect(
+    // MTA-STS.
+    let sts = expected_sts(s);
+    expect(
+        r.summary.mta_sts == sts,
+        format!("MTA-STS `{}`, table `{sts}`", r.summary.mta_sts),
+    );
+    expect(
+        r.sts_policy.is_some() == matches!(sts.as_str(), "enforce" | "testing" | "none"),
+        "a policy is reported exactly when one is served and valid".into(),
+    );
+    match s.sts_txt {
+        StsTxt::Timeout | StsTxt::ServFail => expect(
             has(r, Check::S13, Severity::Error),
-            "a failed TXT lookup is S13, not 'no policy'",
+            "a failed TXT lookup is S13, not 'no policy'".into(),
         ),
-        (StsTxt::Absent | StsTxt::NoData, _) => expect(
-            r.sts_record.is_none() && r.summary.mta_sts == "not deployed",
-            "no record means not deployed",
+        StsTxt::Records(_) if s.policy.is_none() => expect(
+            has(r, Check::H1, Severity::Error),
+            "a record without a policy host is a failed fetch (H1)".into(),
         ),
-        (StsTxt::Records(recs), Some(p)) => {
-            // The table's invalid records: two v=STSv1 records, or an id with dashes.
-            let candidates: Vec<&&str> = recs.iter().filter(|r| r.starts_with("v=STSv1")).collect();
-            let valid_record = candidates.len() == 1 && !candidates[0].contains('-');
-            if !valid_record {
-                expect(
-                    r.sts_record.is_none(),
-                    "an invalid or duplicated record gives no policy",
-                );
-            } else if p.fault != HostFault::None {
-                expect(
-                    r.sts_policy.is_none() && r.summary.mta_sts.starts_with("broken"),
-                    "a policy-host fault gives no policy",
-                );
-            } else if s.expected != Verdict::Opportunistic || s.name == "sts-none" {
-                expect(r.sts_policy.is_some(), "the policy must be fetched");
-            }
-        }
-        (StsTxt::Cname(_), _) => {
-            expect(r.sts_policy.is_some(), "a CNAME'd record must be followed")
-        }
-        (StsTxt::Records(_), None) => expect(
-            r.sts_policy.is_none() && has(r, Check::H1, Severity::Error),
-            "a record without a policy host is a failed fetch (H1)",
-        ),
+        _ => {}
+    }
+    if sts == "broken (policy invalid)" {
+        expect(
+            has(r, Check::P5, Severity::Error),
+            "a policy without max_age is P5".into(),
+        );
+    }
+    if let Some(p) = s.policy.filter(|_| sts.starts_with("broken (sts-")) {
+        let check = match p.fault {
+            HostFault::Redirect => Check::H5,
+            HostFault::NotFound => Check::H4,
+            HostFault::Html => Check::H6,
+            HostFault::Oversize => Check::H7,
+            HostFault::UntrustedCert | HostFault::WrongName | HostFault::ExpiredCert => Check::H2,
+            HostFault::Slow | HostFault::None => Check::H1,
+        };
+        expect(
+            has(r, check, Severity::Error),
+            format!("{:?} is {check:?}", p.fault),
+        );
     }
     if s.expected == Verdict::Defer("validation-failure") && s.policy.is_some() {
         expect(
             has(r, Check::P13, Severity::Error),
-            "an MX the enforce policy does not cover is P13",
+            "an MX the enforce policy does not cover is P13".into(),
         );
     }
+    // TLS-RPT.
+    let tlsrpt = if s.tlsrpt.is_some() { "yes" } else { "no" };
+    expect(
+        r.summary.tls_rpt == tlsrpt,
+        format!("TLS-RPT `{}`, table `{tlsrpt}`", r.summary.tls_rpt),
+    );
     out
 }
 
@@ -134,9 +207,12 @@ async fn every_scenario_is_seen_as_the_table_says() {
         }));
     }
     let mut problems = Vec::new();
+    let mut checked = 0;
     for t in tasks {
         let (s, report) = t.await.unwrap();
         problems.extend(disagreements(s, &report));
+        checked += 1;
     }
+    assert_eq!(checked, SCENARIOS.len());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
