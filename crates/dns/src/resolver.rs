@@ -211,9 +211,11 @@ pub struct DnsConfig {
     pub server: Option<SocketAddr>,
     /// The trust anchor for validation.
     pub trust_anchor: TrustAnchorSource,
-    /// Time allowed for one query attempt.
+    /// Time allowed for a whole lookup: every query it takes (the answer, and the DS and
+    /// DNSKEY records that validate it) and every retry. Past it the lookup is
+    /// [`LookupError::Timeout`].
     pub timeout: Duration,
-    /// Attempts per query.
+    /// Tries per query within that time; each try is allowed `timeout / attempts`.
     pub attempts: usize,
 }
 
@@ -257,6 +259,7 @@ pub struct Resolver {
     inner: TokioResolver,
     anchors: Arc<TrustAnchors>,
     upstream: String,
+    timeout: Duration,
 }
 
 impl Resolver {
@@ -329,6 +332,7 @@ impl Resolver {
             inner,
             anchors,
             upstream,
+            timeout: config.timeout,
         })
     }
 
@@ -358,7 +362,7 @@ impl Resolver {
         rtype: RecordType,
     ) -> Result<Response<Record>, LookupError> {
         let qname = fqdn(name)?;
-        match self.inner.lookup(qname.clone(), rtype).await {
+        match self.raw_lookup(&qname, rtype).await {
             Ok(lookup) => Ok(from_answers(&qname, rtype, lookup.answers(), |r| {
                 Some(r.clone())
             })),
@@ -434,6 +438,17 @@ impl Resolver {
         .await
     }
 
+    /// hickory's lookup, bounded by the whole-lookup timeout.
+    async fn raw_lookup(
+        &self,
+        qname: &Name,
+        rtype: RecordType,
+    ) -> Result<hickory_resolver::lookup::Lookup, NetError> {
+        tokio::time::timeout(self.timeout, self.inner.lookup(qname.clone(), rtype))
+            .await
+            .unwrap_or(Err(NetError::Timeout))
+    }
+
     /// Looks up `name`/`rtype` and maps each record of that type with `f`. Fails closed: an
     /// answer or denial whose DNSSEC status is indeterminate is [`LookupError::Indeterminate`]
     /// (RFC 7672 §2.1.1: a lookup whose security cannot be established has failed), so no
@@ -445,7 +460,7 @@ impl Resolver {
         f: impl Fn(&Record) -> Option<T>,
     ) -> Result<Response<T>, LookupError> {
         let qname = fqdn(name)?;
-        let response = match self.inner.lookup(qname.clone(), rtype).await {
+        let response = match self.raw_lookup(&qname, rtype).await {
             Ok(lookup) => from_answers(&qname, rtype, lookup.answers(), f),
             Err(e) => from_error(e)?,
         };
@@ -461,8 +476,12 @@ fn build(
 ) -> Result<TokioResolver, ResolverError> {
     let mut opts = ResolverOpts::default();
     opts.validate = validate;
-    opts.timeout = config.timeout;
-    opts.attempts = config.attempts;
+    // The whole lookup is bounded by `config.timeout` (see `Resolver::raw_lookup`); each try
+    // of each query gets its share.
+    let attempts = config.attempts.max(1);
+    opts.timeout = (config.timeout / u32::try_from(attempts).unwrap_or(u32::MAX))
+        .max(Duration::from_millis(100));
+    opts.attempts = attempts;
     opts.edns0 = true;
     opts.ndots = 0;
     opts.use_hosts_file = ResolveHosts::Never;
@@ -858,6 +877,26 @@ mod tests {
             Err(e) => panic!("wrong error: {e}"),
             Ok(_) => panic!("a resolver was built without trust anchors"),
         }
+    }
+
+    /// `timeout` bounds the whole lookup, retries included. Measured on tokio's paused clock
+    /// (virtual time, advanced only when every task waits), so the bound is exact and the
+    /// machine's load cannot change it.
+    #[tokio::test(start_paused = true)]
+    async fn the_timeout_bounds_the_whole_lookup() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let config = DnsConfig {
+            server: Some(silent.local_addr().unwrap()),
+            trust_anchor: TrustAnchorSource::IanaRoot,
+            timeout: Duration::from_secs(5),
+            attempts: 3,
+        };
+        let resolver = Resolver::new(&config).await.unwrap();
+        let start = tokio::time::Instant::now();
+        let r = resolver.mx("example.com").await;
+        let elapsed = start.elapsed();
+        assert!(matches!(r, Err(LookupError::Timeout)), "{r:?}");
+        assert!(elapsed <= config.timeout, "{elapsed:?}");
     }
 
     #[test]
