@@ -215,4 +215,20 @@ async fn every_scenario_is_seen_as_the_table_says() {
     }
     assert_eq!(checked, SCENARIOS.len());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // A domain that does not exist is said to be so, not sent to "the address records".
+    let missing = check_domain(&ctx, &HostName::parse("nonexistent.test").unwrap()).await;
+    let m1: Vec<_> = missing
+        .findings
+        .iter()
+        .filter(|f| f.diagnostic.check == Check::M1)
+        .collect();
+    assert_eq!(m1.len(), 1, "{:?}", missing.findings);
+    assert_eq!(m1[0].diagnostic.severity, Severity::Error);
+    assert!(
+        m1[0].diagnostic.message.contains("does not exist (NXDOMAIN)")
+            && !m1[0].diagnostic.message.contains("address records"),
+        "{}",
+        m1[0].diagnostic.message
+    );
 }
