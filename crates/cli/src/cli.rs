@@ -49,7 +49,8 @@ pub(crate) struct NetArgs {
         value_name = "25=PORT,443=PORT"
     )]
     pub(crate) lab_ports: Option<mailsec_core::ports::PortMap>,
-    /// Seconds allowed per DNS query.
+    /// Seconds allowed for a whole DNS lookup: the answer, the DS and DNSKEY records that
+    /// validate it, and every retry.
     #[arg(long, global = true, default_value_t = 5, value_name = "SECONDS")]
     pub(crate) dns_timeout: u64,
     /// Seconds allowed for a whole policy fetch (RFC 8461 §3.3 suggests up to 60).
