@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+mod explain;
+
 /// Values up to this many characters are quoted whole in messages.
 pub const QUOTE_WHOLE: usize = 64;
 /// Longer values are quoted as their first this many characters, `…` and their length.
@@ -101,6 +103,21 @@ macro_rules! catalogue {
             /// The check with this identifier (case-insensitive).
             pub fn from_id(id: &str) -> Option<Self> {
                 Self::ALL.iter().copied().find(|c| c.id().eq_ignore_ascii_case(id))
+            }
+
+            /// What the check looks at and why it matters to senders, in a few sentences.
+            pub fn explanation(self) -> &'static str {
+                explain::about_check(self).explanation
+            }
+
+            /// How to fix what the check finds.
+            pub fn fix(self) -> &'static str {
+                explain::about_check(self).fix
+            }
+
+            /// Where the rule comes from: RFC and section, e.g. `RFC 8461 §3.1`.
+            pub fn rfc(self) -> &'static str {
+                explain::about_check(self).rfc
             }
         }
     };
@@ -363,6 +380,29 @@ mod tests {
             assert_eq!(Check::from_id(&c.id().to_lowercase()), Some(*c));
         }
         assert_eq!(Check::from_id("Z99"), None);
+    }
+
+    #[test]
+    fn every_check_is_explained() {
+        for c in Check::ALL {
+            for (what, text) in [
+                ("explanation", c.explanation()),
+                ("fix", c.fix()),
+                ("rfc", c.rfc()),
+            ] {
+                assert!(!text.trim().is_empty(), "{c}: empty {what}");
+                assert_ne!(text, c.title(), "{c}: the {what} repeats the title");
+                assert!(
+                    !text.contains("  "),
+                    "{c}: double space in the {what}: {text}"
+                );
+            }
+            assert!(
+                c.explanation().len() > c.title().len() + 40,
+                "{c}: explanation too short"
+            );
+            assert!(c.rfc().contains("RFC"), "{c}: {}", c.rfc());
+        }
     }
 
     #[test]

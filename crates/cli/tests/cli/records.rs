@@ -266,3 +266,34 @@ fn an_os_error_is_said_once() {
     assert!(err.contains("/nonexistent/anchor"), "{err}");
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
+
+#[test]
+fn checks_id_explains_the_check() {
+    let o = mailsec(&["checks", "D2"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    let title = "TLSA answer is bogus";
+    assert!(out.starts_with(&format!("D2  {title}\n")), "{out}");
+    // More than the title: what and why, how to fix, and the rule.
+    assert!(out.lines().count() > 5, "{out}");
+    assert_eq!(out.matches(title).count(), 1, "{out}");
+    assert!(out.contains("defers the mail"), "{out}");
+    assert!(out.contains("  Fix: "), "{out}");
+    assert!(out.contains("  Rule: RFC 7672 §2.1.1"), "{out}");
+
+    let o = mailsec(&["checks", "p13", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v[0];
+    assert_eq!(c["id"], "P13");
+    for key in ["explanation", "fix", "rfc"] {
+        let text = c[key].as_str().unwrap();
+        assert!(!text.is_empty() && text != c["title"], "{key}: {text}");
+    }
+    assert!(c["rfc"].as_str().unwrap().starts_with("RFC 8461 §4.1"));
+    // Every check of the catalogue has its explanation in the JSON list too.
+    let o = mailsec(&["checks", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for c in v.as_array().unwrap() {
+        assert!(c["explanation"].as_str().unwrap().len() > 40, "{}", c["id"]);
+    }
+}
