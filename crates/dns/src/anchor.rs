@@ -88,8 +88,8 @@ pub(crate) fn parse_text(text: &str, path: &Path) -> Result<ParsedAnchor, Anchor
             return Err(syntax(
                 i + 1,
                 format!(
-                    "owner `{}` is not the root `.`; only root anchors are supported",
-                    tokens[0]
+                    "owner {} is not the root `.`; only root anchors are supported",
+                    mailsec_core::diag::quote(tokens[0])
                 ),
             ));
         }
@@ -167,5 +167,9 @@ mod tests {
             }
         }
         assert!(matches!(parse("; nothing\n"), Err(AnchorError::Empty(_))));
+        // A long owner is quoted as an excerpt.
+        let long = format!("{} IN DS 1 8 2 00\n", "x".repeat(100_000));
+        let err = parse(&long).err().unwrap().to_string();
+        assert!(err.len() < 200, "{err}");
     }
 }

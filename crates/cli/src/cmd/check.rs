@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use mailsec_check::{DomainReport, check_domain};
+use mailsec_core::diag::quote;
 use mailsec_core::{HostName, Severity};
 
 use crate::cli::{CheckArgs, NetArgs};
@@ -19,7 +20,7 @@ pub(crate) fn run(
     let domains = args
         .domains
         .iter()
-        .map(|d| HostName::parse(d).with_context(|| format!("`{d}` is not a domain name")))
+        .map(|d| HostName::parse(d).with_context(|| format!("{} is not a domain name", quote(d))))
         .collect::<anyhow::Result<Vec<_>>>()?;
     net::runtime()?.block_on(async {
         let ctx = mailsec_check::Context {

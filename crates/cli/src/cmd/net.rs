@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use mailsec_core::diag::quote;
 use mailsec_dns::{DnsConfig, Resolver, TrustAnchorSource};
 use mailsec_fetch::FetchConfig;
 
@@ -17,7 +18,7 @@ pub(crate) fn parse_server(s: &str) -> anyhow::Result<SocketAddr> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    bail!("--resolver `{s}`: expected IP or IP:PORT")
+    bail!("--resolver {}: expected IP or IP:PORT", quote(s))
 }
 
 pub(crate) fn dns_config(net: &NetArgs) -> anyhow::Result<DnsConfig> {

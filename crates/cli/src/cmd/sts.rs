@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use anyhow::Context;
+use mailsec_core::diag::quote;
 use mailsec_core::mta_sts::{self, Policy};
 use mailsec_core::{Diagnostic, HostName, Linted};
 use serde::Serialize;
@@ -31,12 +32,14 @@ fn lint(args: StsLintArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let mx_hosts = args
         .mx
         .iter()
-        .map(|h| HostName::parse(h).with_context(|| format!("--mx {h}: not a host name")))
+        .map(|h| HostName::parse(h).with_context(|| format!("--mx {}: not a host name", quote(h))))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let domain = args
         .domain
         .as_deref()
-        .map(|d| HostName::parse(d).with_context(|| format!("--domain {d}: not a domain name")))
+        .map(|d| {
+            HostName::parse(d).with_context(|| format!("--domain {}: not a domain name", quote(d)))
+        })
         .transpose()?;
     let body = read_input(&args.file)?;
     let source = source_name(&args.file);

@@ -9,6 +9,7 @@ use mailsec_core::HostName;
 use mailsec_core::dane::{
     self, CertError, CertUsage, Certificate, Matching, Selector, Tlsa, TlsaRecord,
 };
+use mailsec_core::diag::quote;
 use serde::Serialize;
 
 use crate::cli::{TlsaCommand, TlsaGenerateArgs};
@@ -137,7 +138,7 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
         (None, None) => bail!("give --cert FILE or --pubkey FILE"),
     };
     let host = HostName::parse(&owner_host)
-        .with_context(|| format!("`{owner_host}` is not a host name"))?;
+        .with_context(|| format!("{} is not a host name", quote(&owner_host)))?;
     match usage {
         CertUsage::PkixTa | CertUsage::PkixEe => {
             notes.push("SMTP clients ignore PKIX-TA(0) and PKIX-EE(1) records (RFC 7672 §3.1.3); use 3 or 2".into());

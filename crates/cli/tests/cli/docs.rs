@@ -64,6 +64,9 @@ fn into_closed_pipe(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_closed_pipe_ends_quietly() {
+    let policy = crate::testdata("mta-sts/policy/blank-line-between-fields.txt")
+        .to_string_lossy()
+        .into_owned();
     for args in [
         &["checks"][..],
         &["checks", "--json"],
@@ -74,6 +77,7 @@ fn a_closed_pipe_ends_quietly() {
         &["lab", "--list"],
         &["lab", "--list", "--json"],
         &["sts", "record", "v=STSv1; id=1;"],
+        &["sts", "lint", &policy],
     ] {
         let o = into_closed_pipe(args);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", crate::stderr(&o));
