@@ -226,7 +226,10 @@ async fn every_scenario_is_seen_as_the_table_says() {
     assert_eq!(m1.len(), 1, "{:?}", missing.findings);
     assert_eq!(m1[0].diagnostic.severity, Severity::Error);
     assert!(
-        m1[0].diagnostic.message.contains("does not exist (NXDOMAIN)")
+        m1[0]
+            .diagnostic
+            .message
+            .contains("does not exist (NXDOMAIN)")
             && !m1[0].diagnostic.message.contains("address records"),
         "{}",
         m1[0].diagnostic.message
