@@ -84,3 +84,14 @@ fn a_closed_pipe_ends_quietly() {
         assert!(o.stderr.is_empty(), "{args:?}: {}", crate::stderr(&o));
     }
 }
+
+#[test]
+fn demo_help_says_why_it_exits_0() {
+    let o = mailsec(&["demo", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("Exit status: 0 when the demo ran, although it reports errors"),
+        "{}",
+        stdout(&o)
+    );
+}
