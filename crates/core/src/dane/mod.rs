@@ -8,6 +8,5 @@ pub mod verify;
 pub use association::{CertError, Certificate, associate, parse_certificates, parse_public_key};
 pub use tlsa::{CertUsage, Matching, Selector, Tlsa, TlsaError, TlsaRecord, Usability};
 pub use verify::{
-    Authenticated, DaneFailure, DaneInput, DaneOutcome, RecordMatch, Service, match_records,
-    verify,
+    Authenticated, DaneFailure, DaneInput, DaneOutcome, RecordMatch, Service, match_records, verify,
 };

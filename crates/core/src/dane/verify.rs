@@ -119,7 +119,9 @@ pub enum DaneFailure {
     },
     /// A DANE-TA record matched but the chain does not validate to it (signatures, basic
     /// constraints, key usage).
-    #[error("a trust anchor matched at depth {depth}, but the chain does not validate to it: {reason}")]
+    #[error(
+        "a trust anchor matched at depth {depth}, but the chain does not validate to it: {reason}"
+    )]
     Untrusted {
         /// Depth of the matching trust anchor.
         depth: usize,
@@ -534,7 +536,10 @@ mod tests {
 
     #[test]
     fn no_usable_record_means_mandatory_unauthenticated_tls() {
-        let pkix = [Tlsa::new(0, 0, 1, vec![0; 32]), Tlsa::new(1, 1, 1, vec![0; 32])];
+        let pkix = [
+            Tlsa::new(0, 0, 1, vec![0; 32]),
+            Tlsa::new(1, 1, 1, vec![0; 32]),
+        ];
         let input = DaneInput {
             chain: &[],
             tlsa: &pkix,
@@ -549,9 +554,6 @@ mod tests {
             service: Service::Other,
             ..input
         };
-        assert_eq!(
-            verify(&other),
-            DaneOutcome::Failed(DaneFailure::EmptyChain)
-        );
+        assert_eq!(verify(&other), DaneOutcome::Failed(DaneFailure::EmptyChain));
     }
 }
