@@ -222,10 +222,7 @@ impl Lab {
         Ok(Self {
             dns,
             dns_addr,
-            ports: PortMap {
-                smtp: Some(smtp_port),
-                https: Some(https_port),
-            },
+            ports: PortMap::from([(25, smtp_port), (443, https_port)]),
             tasks,
             anchor_line,
             anchor_ds_line,

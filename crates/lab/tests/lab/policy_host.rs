@@ -167,7 +167,10 @@ async fn a_missing_or_silent_policy_host_is_a_fetch_error() {
     assert_eq!(e.result_type(), "sts-policy-fetch-error");
     // The host exists but nothing listens on the port.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    config.ports.https = Some(closed.local_addr().unwrap().port());
+    config
+        .ports
+        .insert(443, closed.local_addr().unwrap().port())
+        .unwrap();
     drop(closed);
     let domain = HostName::parse("sts-enforce.test").unwrap();
     let e = fetch_policy(&lab.resolver, &domain, &config)
