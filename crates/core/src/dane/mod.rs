@@ -2,10 +2,12 @@
 //! rules of RFC 7672 §3.1.3; certificate association data from X.509 certificates.
 
 pub mod association;
+pub mod tls;
 pub mod tlsa;
 pub mod verify;
 
 pub use association::{CertError, Certificate, associate, parse_certificates, parse_public_key};
+pub use tls::DaneVerifier;
 pub use tlsa::{CertUsage, Matching, Selector, Tlsa, TlsaError, TlsaRecord, Usability};
 pub use verify::{
     Authenticated, DaneFailure, DaneInput, DaneOutcome, RecordMatch, Service, match_records, verify,

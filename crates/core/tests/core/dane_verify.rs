@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use mailsec_core::HostName;
 use mailsec_core::dane::{
-    DaneFailure, DaneInput, DaneOutcome, Matching, Selector, Service, Tlsa, associate,
-    match_records, parse_certificates, verify,
+    DaneFailure, DaneInput, DaneOutcome, DaneVerifier, Matching, Selector, Service, Tlsa,
+    associate, match_records, parse_certificates, verify,
 };
 use pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use rcgen::{
@@ -55,6 +55,17 @@ impl Pki {
 
     /// A leaf with these SAN DNS names and CN, valid in 2026 unless `expired`.
     fn leaf(&self, sans: &[&str], cn: &str, expired: bool, rogue: bool) -> Vec<u8> {
+        self.leaf_with_key(sans, cn, expired, rogue).0
+    }
+
+    /// The same, with its PKCS#8 private key.
+    fn leaf_with_key(
+        &self,
+        sans: &[&str],
+        cn: &str,
+        expired: bool,
+        rogue: bool,
+    ) -> (Vec<u8>, Vec<u8>) {
         let key = KeyPair::generate().unwrap();
         let mut params =
             CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
@@ -68,7 +79,10 @@ impl Pki {
         params.not_before = date_time_ymd(year, 1, 1);
         params.not_after = date_time_ymd(year + 1, 1, 1);
         let issuer = if rogue { &self.rogue } else { &self.issuer };
-        params.signed_by(&key, issuer).unwrap().der().to_vec()
+        (
+            params.signed_by(&key, issuer).unwrap().der().to_vec(),
+            key.serialize_der(),
+        )
     }
 
     fn good_leaf(&self) -> Vec<u8> {
@@ -313,4 +327,106 @@ fn unparsable_certificates_fail_with_their_depth() {
 
 fn webpki_anchor<'a>(der: &'a CertificateDer<'a>) -> TrustAnchor<'a> {
     webpki::anchor_from_trusted_cert(der).unwrap()
+}
+
+/// A TLS 1.3 handshake in memory between a rustls server presenting `chain` and a rustls client
+/// whose certificate verifier is [`DaneVerifier`]. Returns the client's error, if any.
+fn handshake(
+    chain: &[Vec<u8>],
+    key: &[u8],
+    verifier: std::sync::Arc<DaneVerifier>,
+) -> Result<(), rustls::Error> {
+    use std::sync::Arc;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            chain
+                .iter()
+                .map(|c| CertificateDer::from(c.clone()))
+                .collect(),
+            pki_types::PrivateKeyDer::Pkcs8(key.to_vec().into()),
+        )
+        .unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    let mut c = rustls::ClientConnection::new(
+        Arc::new(client),
+        pki_types::ServerName::try_from("mx.example.com").unwrap(),
+    )
+    .unwrap();
+    let mut s = rustls::ServerConnection::new(Arc::new(server)).unwrap();
+    for _ in 0..10 {
+        let mut buf = Vec::new();
+        c.write_tls(&mut buf).unwrap();
+        s.read_tls(&mut buf.as_slice()).unwrap();
+        if let Err(e) = s.process_new_packets() {
+            let mut alert = Vec::new();
+            let _ = s.write_tls(&mut alert);
+            return Err(e);
+        }
+        let mut buf = Vec::new();
+        s.write_tls(&mut buf).unwrap();
+        c.read_tls(&mut buf.as_slice()).unwrap();
+        c.process_new_packets()?;
+        if !c.is_handshaking() && !s.is_handshaking() {
+            return Ok(());
+        }
+    }
+    panic!("the handshake did not finish");
+}
+
+#[test]
+fn the_verifier_decides_rustls_handshakes() {
+    let pki = Pki::new();
+    let (leaf, key) = pki.leaf_with_key(&["mx.example.com"], "mx.example.com", false, false);
+    let chain = [leaf.clone(), pki.intermediate.clone()];
+    let refs = ids(&["mx.example.com"]);
+    // A matching DANE-TA record: the handshake completes and the outcome names the depth.
+    let ok = DaneVerifier::new(
+        vec![rec(2, 1, 1, &pki.intermediate)],
+        refs.clone(),
+        Service::Smtp,
+    )
+    .into_arc();
+    handshake(&chain, &key, ok.clone()).unwrap();
+    assert_eq!(
+        authenticated(&ok.outcome().unwrap()),
+        (2, 1, Some("mx.example.com".into()))
+    );
+    // A record that matches nothing: rustls aborts the handshake with a certificate error.
+    let bad = DaneVerifier::new(
+        vec![Tlsa::new(3, 1, 1, vec![0; 32])],
+        refs.clone(),
+        Service::Smtp,
+    )
+    .into_arc();
+    let e = handshake(&chain, &key, bad.clone()).unwrap_err();
+    assert!(matches!(e, rustls::Error::InvalidCertificate(_)), "{e}");
+    assert_eq!(
+        failure(bad.outcome().unwrap()).result_type(),
+        "tlsa-invalid"
+    );
+    // A name mismatch under DANE-TA reads as such to rustls.
+    let other = DaneVerifier::new(
+        vec![rec(2, 1, 1, &pki.intermediate)],
+        ids(&["mx2.example.com"]),
+        Service::Smtp,
+    )
+    .into_arc();
+    assert_eq!(
+        handshake(&chain, &key, other).unwrap_err(),
+        rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+    );
+    // Only unusable records: TLS without authentication goes ahead (RFC 7672 §2.2).
+    let unusable =
+        DaneVerifier::new(vec![Tlsa::new(0, 0, 1, vec![0; 32])], refs, Service::Smtp).into_arc();
+    handshake(&chain, &key, unusable.clone()).unwrap();
+    assert_eq!(unusable.outcome(), Some(DaneOutcome::NoUsableRecords));
 }
