@@ -148,7 +148,11 @@ fn dane_ee_matches_the_leaf_whatever_its_names_and_dates() {
     // RFC 7672 §3.1.1: an expired, misnamed, self-standing leaf still authenticates.
     let leaf = pki.leaf(&["other.invalid"], "other.invalid", true, true);
     for (s, m) in [(1, 1), (1, 2), (0, 1), (0, 0)] {
-        let o = run(&[leaf.clone()], &[rec(3, s, m, &leaf)], &["mx.example.com"]);
+        let o = run(
+            std::slice::from_ref(&leaf),
+            &[rec(3, s, m, &leaf)],
+            &["mx.example.com"],
+        );
         assert_eq!(authenticated(&o), (3, 0, None), "3 {s} {m}");
     }
     let other = pki.good_leaf();
@@ -176,7 +180,7 @@ fn dane_ta_needs_the_anchor_in_the_chain_a_valid_path_and_a_name() {
     }
     // The root, when served, is an anchor at depth 2; not served, it matches nothing
     // (RFC 7672 §3.1.2: no issuer is fetched).
-    let served = [leaf.clone(), pki.intermediate.clone(), pki.root.clone()];
+    let served = [leaf, pki.intermediate.clone(), pki.root.clone()];
     let root_ta = [rec(2, 1, 1, &pki.root)];
     assert_eq!(
         authenticated(&run(&served, &root_ta, &["mx.example.com"])).1,
@@ -386,7 +390,7 @@ fn handshake(
 fn the_verifier_decides_rustls_handshakes() {
     let pki = Pki::new();
     let (leaf, key) = pki.leaf_with_key(&["mx.example.com"], "mx.example.com", false, false);
-    let chain = [leaf.clone(), pki.intermediate.clone()];
+    let chain = [leaf, pki.intermediate.clone()];
     let refs = ids(&["mx.example.com"]);
     // A matching DANE-TA record: the handshake completes and the outcome names the depth.
     let ok = DaneVerifier::new(
