@@ -2,11 +2,16 @@
 //! rules of RFC 7672 §3.1.3; certificate association data from X.509 certificates.
 
 pub mod association;
+pub mod decide;
 pub mod tls;
 pub mod tlsa;
 pub mod verify;
 
 pub use association::{CertError, Certificate, associate, parse_certificates, parse_public_key};
+pub use decide::{
+    AddressVerdict, Connection, DnsState, HostPolicy, Mechanism, Outcome, TlsaState, Verdict,
+    address_verdict, domain_verdict, host_policy,
+};
 pub use tls::DaneVerifier;
 pub use tlsa::{CertUsage, Matching, Selector, Tlsa, TlsaError, TlsaRecord, Usability};
 pub use verify::{

@@ -158,6 +158,13 @@ pub struct Tlsa {
     pub data: Vec<u8>,
 }
 
+/// In JSON a record is its presentation form, `3 1 1 <hex>` (RFC 6698 §2.2).
+impl serde::Serialize for Tlsa {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// Whether a record can authenticate an SMTP server (RFC 7672 §3.1.3 and §2.2).
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum Usability {
