@@ -3,6 +3,7 @@
 
 pub mod association;
 pub mod decide;
+pub mod lint;
 pub mod tls;
 pub mod tlsa;
 pub mod verify;

@@ -434,3 +434,46 @@ fn the_verifier_decides_rustls_handshakes() {
     handshake(&chain, &key, unusable.clone()).unwrap();
     assert_eq!(unusable.outcome(), Some(DaneOutcome::NoUsableRecords));
 }
+
+#[test]
+fn rrset_findings_against_the_presented_chain() {
+    use mailsec_core::Check;
+    use mailsec_core::dane::lint::lint_against_chain;
+    let pki = Pki::new();
+    let leaf = pki.good_leaf();
+    let chain = [leaf.clone(), pki.intermediate.clone()];
+    let certs: Vec<_> = chain
+        .iter()
+        .map(|d| parse_certificates(d).unwrap().remove(0))
+        .collect();
+    let old_key = pki.good_leaf();
+    let lint = |tlsa: &[Tlsa], public: bool| -> Vec<Check> {
+        lint_against_chain(tlsa, &chain, &certs, &|_| public)
+            .iter()
+            .map(|d| d.check)
+            .collect()
+    };
+    // A retired key, a trust anchor the server does not send, a pinned public CA certificate,
+    // a match set aside by a stronger digest.
+    assert_eq!(
+        lint(&[rec(3, 1, 1, &leaf), rec(3, 1, 1, &old_key)], false),
+        [Check::D12]
+    );
+    assert_eq!(lint(&[rec(2, 1, 1, &pki.root)], false), [Check::D9]);
+    assert_eq!(lint(&[rec(2, 0, 1, &pki.intermediate)], true), [Check::D16]);
+    assert!(lint(&[rec(2, 0, 1, &pki.intermediate)], false).is_empty());
+    assert_eq!(
+        lint(
+            &[rec(3, 1, 1, &leaf), Tlsa::new(3, 1, 2, vec![1; 64])],
+            false
+        ),
+        [Check::D19, Check::D12]
+    );
+    assert!(
+        lint(
+            &[rec(3, 1, 1, &leaf), rec(2, 1, 1, &pki.intermediate)],
+            false
+        )
+        .is_empty()
+    );
+}
