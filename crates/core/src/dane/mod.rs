@@ -4,6 +4,7 @@
 pub mod association;
 pub mod decide;
 pub mod lint;
+pub mod rollover;
 pub mod tls;
 pub mod tlsa;
 pub mod verify;

@@ -205,6 +205,14 @@ fn effective(tlsa: &[Tlsa], service: Service) -> Vec<usize> {
         .collect()
 }
 
+/// The records of `tlsa` that count for `service` after digest agility (RFC 7671 §9).
+pub fn effective_records(tlsa: &[Tlsa], service: Service) -> Vec<&Tlsa> {
+    effective(tlsa, service)
+        .into_iter()
+        .map(|i| &tlsa[i])
+        .collect()
+}
+
 /// Does `t`'s association data match `der` (a whole certificate)?
 fn data_matches(t: &Tlsa, der: &[u8], spki: &[u8]) -> bool {
     let selected = match t.selector {
