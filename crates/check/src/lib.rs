@@ -11,6 +11,8 @@
 #![forbid(unsafe_code)]
 
 use mailsec_core::dane::{Tlsa, Usability};
+
+pub mod states;
 use mailsec_core::mta_sts::{self, Mode, Policy, StsRecord};
 use mailsec_core::tlsrpt::{self, TlsRptRecord};
 use mailsec_core::{Check, Diagnostic, HostName, Severity};
