@@ -70,6 +70,41 @@ impl Certificate {
     }
 }
 
+/// The subject and issuer Names of a DER certificate, as the contents of their DER SEQUENCE
+/// (the form trust anchors carry, RFC 5280 §4.1.2.4, §4.1.2.6). `None` when it does not parse.
+pub fn subject_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some((
+        sequence_contents(cert.subject().as_raw())?.to_vec(),
+        sequence_contents(cert.issuer().as_raw())?.to_vec(),
+    ))
+}
+
+/// The contents of a DER SEQUENCE (tag 0x30, definite length).
+fn sequence_contents(der: &[u8]) -> Option<&[u8]> {
+    let (&tag, rest) = der.split_first()?;
+    let (&len, rest) = rest.split_first()?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (len, rest) = if len < 0x80 {
+        (usize::from(len), rest)
+    } else {
+        let n = usize::from(len & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let (digits, rest) = rest.split_at(n);
+        (
+            digits
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
+            rest,
+        )
+    };
+    (rest.len() == len).then_some(rest)
+}
+
 /// Parses a certificate chain given as PEM (one or more `CERTIFICATE` blocks, in file order) or as
 /// one DER certificate.
 pub fn parse_certificates(input: &[u8]) -> Result<Vec<Certificate>, CertError> {

@@ -477,3 +477,16 @@ fn rrset_findings_against_the_presented_chain() {
         .is_empty()
     );
 }
+
+#[test]
+fn subject_names_are_in_the_form_trust_anchors_carry() {
+    let pki = Pki::new();
+    let der = CertificateDer::from(pki.root.as_slice());
+    let anchor = webpki_anchor(&der);
+    let (subject, issuer) = mailsec_core::dane::association::subject_der(&pki.root).unwrap();
+    assert_eq!(subject, anchor.subject.as_ref());
+    assert_eq!(issuer, subject, "a self-signed root");
+    let (_, int_issuer) = mailsec_core::dane::association::subject_der(&pki.intermediate).unwrap();
+    assert_eq!(int_issuer, anchor.subject.as_ref());
+    assert!(mailsec_core::dane::association::subject_der(b"junk").is_none());
+}
