@@ -13,6 +13,36 @@ pub const MAX_RECORDS: usize = 8;
 /// Findings about the RRset alone (no connection needed).
 pub fn lint_rrset(tlsa: &[Tlsa]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    for t in tlsa {
+        let why = match t.usability() {
+            Usability::Usable => continue,
+            Usability::PkixUsage => {
+                out.push(Diagnostic::new(
+                    Check::D6,
+                    Severity::Warning,
+                    format!(
+                        "`{t}`: PKIX-TA(0) and PKIX-EE(1) are ignored by SMTP clients (RFC 7672 §3.1.3); publish 3 1 1 or 2 1 1"
+                    ),
+                ));
+                continue;
+            }
+            Usability::UnknownParameter => {
+                "an unassigned certificate usage, selector or matching type (RFC 6698 §2.1, RFC 7218)".to_owned()
+            }
+            Usability::BadLength => match t.matching.digest_len() {
+                Some(n) => format!(
+                    "{} bytes of association data where the matching type gives {n} (RFC 6698 §2.1.3)",
+                    t.data.len()
+                ),
+                None => "empty association data (RFC 6698 §2.1.4)".to_owned(),
+            },
+        };
+        out.push(Diagnostic::new(
+            Check::D5,
+            Severity::Warning,
+            format!("`{t}` is unusable: {why}; senders ignore it"),
+        ));
+    }
     let usable: Vec<&Tlsa> = tlsa
         .iter()
         .filter(|t| t.usability() == Usability::Usable)
@@ -124,6 +154,12 @@ mod tests {
     fn rrset_findings() {
         let ee = |b| Tlsa::new(3, 1, 1, vec![b; 32]);
         assert_eq!(checks(&lint_rrset(&[ee(1)])), [Check::D13]);
+        // Malformed records are named with the rule they break.
+        let short = lint_rrset(&[ee(1), ee(2), Tlsa::new(3, 1, 1, vec![0; 31])]);
+        assert_eq!(checks(&short), [Check::D5]);
+        assert!(short[0].message.contains("31 bytes") && short[0].message.contains("§2.1.3"));
+        let unknown = lint_rrset(&[ee(1), ee(2), Tlsa::new(3, 7, 1, vec![0; 32])]);
+        assert!(unknown[0].message.contains("unassigned"), "{unknown:?}");
         assert!(lint_rrset(&[ee(1), ee(2)]).is_empty());
         let full = |b| Tlsa::new(3, 0, 1, vec![b; 32]);
         assert_eq!(checks(&lint_rrset(&[full(1), full(2)])), [Check::D13]);
@@ -133,7 +169,7 @@ mod tests {
         // Unusable records do not count as rollover cover.
         assert_eq!(
             checks(&lint_rrset(&[ee(1), Tlsa::new(1, 1, 1, vec![0; 32])])),
-            [Check::D13]
+            [Check::D6, Check::D13]
         );
     }
 }
