@@ -12,6 +12,7 @@
 
 use mailsec_core::dane::{Tlsa, Usability};
 
+pub mod dane;
 pub mod states;
 use mailsec_core::mta_sts::{self, Mode, Policy, StsRecord};
 use mailsec_core::tlsrpt::{self, TlsRptRecord};

@@ -235,3 +235,91 @@ async fn every_scenario_is_seen_as_the_table_says() {
         m1[0].diagnostic.message
     );
 }
+
+/// What a DANE-only sender (RFC 7672, no MTA-STS) does for a scenario, from the table: the
+/// table's verdict where DANE or DNS decides (the MX publishes TLSA records, or the zone is
+/// bogus), opportunistic delivery elsewhere (MTA-STS verdicts do not bind a DANE-only sender).
+fn dane_only_verdict(s: &Scenario) -> (&'static str, Option<&'static str>, Option<&'static str>) {
+    let dane_decided =
+        matches!(s.zone, ZoneSecurity::BogusAt(_)) || s.mx.iter().any(|m| !m.tlsa.is_empty());
+    let v = if dane_decided {
+        s.expected
+    } else {
+        Verdict::Opportunistic
+    };
+    match v {
+        Verdict::Dane => ("deliver", None, Some("dane")),
+        Verdict::MandatoryTls => ("deliver", None, Some("tls")),
+        Verdict::Defer(r) => ("defer", Some(r), None),
+        Verdict::Opportunistic | Verdict::Sts | Verdict::StsTesting => {
+            ("deliver", None, Some("opportunistic"))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dane_check_gives_the_tables_verdict_for_every_scenario() {
+    use mailsec_check::dane::{DaneContext, Target, check};
+    let lab = Lab::start(LabConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = lab.write_files(dir.path()).unwrap();
+    let resolver = Resolver::new(&DnsConfig {
+        server: Some(lab.dns_addr()),
+        trust_anchor: TrustAnchorSource::File(files.trust_anchor),
+        timeout: Duration::from_secs(3),
+        attempts: 1,
+    })
+    .await
+    .unwrap();
+    let mut probe = mailsec_probe::ProbeConfig::new();
+    probe.ports = lab.ports();
+    probe.connect_timeout = Duration::from_secs(3);
+    probe.step_timeout = Duration::from_secs(5);
+    let ctx = DaneContext {
+        resolver,
+        probe,
+        now: None,
+    };
+    let mut tasks = Vec::new();
+    for s in SCENARIOS {
+        let ctx = ctx.clone();
+        tasks.push(tokio::spawn(async move {
+            let target = Target::Domain(HostName::parse(&s.domain()).unwrap());
+            (s, check(&ctx, &target).await)
+        }));
+    }
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for t in tasks {
+        let (s, report) = t.await.unwrap();
+        let v = serde_json::to_value(&report.verdict).unwrap();
+        let got = (
+            v["outcome"].as_str().unwrap_or("?").to_owned(),
+            v["reason"].as_str().map(str::to_owned),
+            v["mechanism"].as_str().map(str::to_owned),
+        );
+        let (o, r, m) = dane_only_verdict(s);
+        let want = (o.to_owned(), r.map(str::to_owned), m.map(str::to_owned));
+        if got != want {
+            wrong.push(format!("{}: mailsec {got:?}, table {want:?}", s.domain()));
+        }
+        // Every DANE-authenticated delivery names the record and the depth that matched.
+        if want.2.as_deref() == Some("dane") {
+            let matched = report.hosts[0].results.iter().all(|r| {
+                matches!(
+                    r.dane,
+                    Some(mailsec_core::dane::DaneOutcome::Authenticated(_))
+                )
+            });
+            if !matched {
+                wrong.push(format!(
+                    "{}: no authenticated record in the report",
+                    s.domain()
+                ));
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, SCENARIOS.len());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
