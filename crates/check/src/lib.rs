@@ -5,8 +5,10 @@
 //! `_smtp._tls` record, and for every MX host its addresses and TLSA records. Every finding has
 //! a check ID of the catalogue ([`mailsec_core::Check`]).
 //!
-//! This version does not connect to the MX hosts (no STARTTLS or certificate probe): it reports
-//! what senders will look up and what they will conclude before they connect.
+//! With a probe configuration ([`Context::probe`]) it also connects to every address of every MX
+//! host, verifies each presented chain against the TLSA records with the RFC 7672 verifier
+//! ([`dane`]), and says what a DANE sender does; without one it reports what senders will look
+//! up and conclude before they connect.
 
 #![forbid(unsafe_code)]
 
@@ -27,6 +29,8 @@ pub struct Context {
     pub resolver: Resolver,
     /// How to fetch policies.
     pub fetch: FetchConfig,
+    /// How to connect to the MX hosts; `None` checks DNS and HTTPS only.
+    pub probe: Option<mailsec_probe::ProbeConfig>,
 }
 
 /// Everything found about one domain.
@@ -46,6 +50,10 @@ pub struct DomainReport {
     pub tlsrpt: Option<TlsRptRecord>,
     /// Every finding, in check order.
     pub findings: Vec<Finding>,
+    /// DANE over the wire: every address probed and verified, and a DANE sender's verdict
+    /// (when connecting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dane: Option<dane::DaneReport>,
     /// What senders will do, in one line.
     pub summary: Summary,
 }
@@ -331,6 +339,23 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
         }
     };
 
+    // Connecting: every address of every MX host (RFC 7672 §3).
+    let dane_report = match &ctx.probe {
+        Some(probe) => {
+            let dctx = dane::DaneContext {
+                resolver: ctx.resolver.clone(),
+                probe: probe.clone(),
+                now: None,
+            };
+            let report = dane::check(&dctx, &dane::Target::Domain(domain.clone())).await;
+            for f in connection_findings(&report) {
+                push(&f.subject, f.diagnostic);
+            }
+            Some(report)
+        }
+        None => None,
+    };
+
     let required = mx.iter().filter(|m| m.dane == DaneState::Required).count();
     let failed = mx.iter().filter(|m| m.dane == DaneState::Failed).count();
     let dane = if failed > 0 {
@@ -366,6 +391,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
         sts_policy,
         tlsrpt: tlsrpt_record,
         findings,
+        dane: dane_report,
         summary: Summary {
             dane,
             mta_sts,
@@ -524,6 +550,79 @@ fn tlsa_failure(e: &LookupError) -> Diagnostic {
             "TLSA lookup failed ({e}): DANE senders treat this host as unreachable and defer (RFC 7672 §2.1.2)"
         ),
     )
+}
+
+/// Findings from the connections: each address a DANE sender refuses or cannot reach, STARTTLS
+/// missing where TLS is opportunistic, and the TLSA RRset against the presented chains (the
+/// RRset's own findings are reported from DNS already).
+fn connection_findings(report: &dane::DaneReport) -> Vec<Finding> {
+    use mailsec_core::dane::{AddressVerdict, HostPolicy};
+    let mut out = Vec::new();
+    for h in &report.hosts {
+        let mut push = |d: Diagnostic| {
+            out.push(Finding {
+                subject: h.host.clone(),
+                diagnostic: d,
+            })
+        };
+        for a in &h.results {
+            let at = a.probe.dialled();
+            match &a.verdict {
+                AddressVerdict::Refuse { reason } => {
+                    let check = match *reason {
+                        "starttls-not-supported" => Check::T1,
+                        "certificate-host-mismatch" => Check::D8,
+                        "certificate-expired" | "certificate-not-trusted" => Check::D10,
+                        "dnssec-invalid" => continue, // reported from DNS
+                        _ => Check::D7,
+                    };
+                    let detail = match &a.dane {
+                        Some(mailsec_core::dane::DaneOutcome::Failed(f)) => format!(": {f}"),
+                        _ => a
+                            .probe
+                            .error
+                            .as_ref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default(),
+                    };
+                    push(Diagnostic::new(
+                        check,
+                        Severity::Error,
+                        format!("{at}: DANE senders refuse this server ({reason}){detail}"),
+                    ));
+                }
+                AddressVerdict::Unreachable => push(Diagnostic::new(
+                    Check::D20,
+                    Severity::Warning,
+                    format!(
+                        "{at}: no SMTP session{}",
+                        a.probe
+                            .error
+                            .as_ref()
+                            .map(|e| format!(" ({e})"))
+                            .unwrap_or_default()
+                    ),
+                )),
+                AddressVerdict::Deliver { .. } => {
+                    if h.policy == HostPolicy::Opportunistic
+                        && a.probe.starttls_offered == Some(false)
+                    {
+                        push(Diagnostic::new(
+                            Check::T1,
+                            Severity::Warning,
+                            format!("{at}: no STARTTLS: mail to this server travels in cleartext"),
+                        ));
+                    }
+                }
+            }
+        }
+        for d in &h.findings {
+            if !matches!(d.check, Check::D5 | Check::D6 | Check::D13) {
+                push(d.clone());
+            }
+        }
+    }
+    out
 }
 
 fn lookup_failure(e: &LookupError, what: &str, consequence: &str) -> Diagnostic {

@@ -170,6 +170,23 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
             "an MX the enforce policy does not cover is P13".into(),
         );
     }
+    // Connections: a DANE sender's refusal is a finding naming why.
+    let dane_decided =
+        s.mx.iter()
+            .any(|m| !m.tlsa.is_empty() && !m.tlsa.iter().any(|t| t.is_injected_fault()))
+            && !matches!(s.zone, ZoneSecurity::BogusAt(_) | ZoneSecurity::Unsigned);
+    if let (true, Verdict::Defer(reason)) = (dane_decided, s.expected) {
+        let check = match reason {
+            "starttls-not-supported" => Check::T1,
+            "certificate-host-mismatch" => Check::D8,
+            _ => Check::D7,
+        };
+        expect(
+            has(r, check, Severity::Error),
+            format!("a DANE refusal for {reason} is {check:?}"),
+        );
+    }
+    expect(r.dane.is_some(), "the checker connects".into());
     // TLS-RPT.
     let tlsrpt = if s.tlsrpt.is_some() { "yes" } else { "no" };
     expect(
@@ -195,7 +212,15 @@ async fn every_scenario_is_seen_as_the_table_says() {
     let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
     fetch.ports = lab.ports();
     fetch.timeout = Duration::from_secs(3);
-    let ctx = Context { resolver, fetch };
+    let mut probe = mailsec_probe::ProbeConfig::new();
+    probe.ports = lab.ports();
+    probe.connect_timeout = Duration::from_secs(3);
+    probe.step_timeout = Duration::from_secs(5);
+    let ctx = Context {
+        resolver,
+        fetch,
+        probe: Some(probe),
+    };
     let mut tasks = Vec::new();
     for s in SCENARIOS {
         let ctx = ctx.clone();
