@@ -298,7 +298,7 @@ fn names_or_error<S: serde::Serializer>(
     }
 }
 
-/// A lookup as `{"status": "NOERROR"|"NXDOMAIN"|"NODATA", ...}` (the [`Response`] itself) or
+/// A lookup as `{"status": "records"|"nxdomain"|"nodata", ...}` (the [`Response`] itself) or
 /// `{"status": "error", "error": label, "message": text}`.
 fn lookup<S: serde::Serializer>(
     r: &Result<Response<IpAddr>, LookupError>,
