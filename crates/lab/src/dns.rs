@@ -5,7 +5,7 @@
 //! (RFC 4035 §3.1.4.1: DS lives in the parent). [`LabHandler`] routes DS queries to the parent
 //! zone and injects the scenario faults (no answer, SERVFAIL) before any zone is consulted.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,8 +27,9 @@ use hickory_server::zone_handler::{
 };
 use mailsec_core::dane::{self, Certificate, Matching};
 
-use crate::LabError;
+use crate::scale::{STS_ID, ScaleSpec, ScaleTlsa};
 use crate::scenario::{BogusRecord, Scenario, StsTxt, TlsaSpec, ZoneSecurity};
+use crate::{LabError, par_map};
 
 /// TTL of every lab record.
 const TTL: u32 = 300;
@@ -47,6 +48,10 @@ pub(crate) struct ZoneInputs<'a> {
     pub(crate) intermediate: &'a Certificate,
     /// The lab root CA (for a `2 1 1` of a trust anchor the MX does not send).
     pub(crate) root: &'a Certificate,
+    /// The generated domains (`d<i>.scale.test`), each with the leaf its MX presents.
+    pub(crate) scale: &'a [(ScaleSpec, Certificate)],
+    /// The SubjectPublicKeyInfo that the mismatched `3 1 1` records of generated domains name.
+    pub(crate) other_spki: &'a [u8],
 }
 
 /// The signed zones, ready to serve, and the root key to trust.
@@ -182,6 +187,48 @@ impl Zones {
             zones.push((origin, z));
         }
 
+        // scale.test.: delegations (NS, DS) to every generated domain's zone, built on every
+        // core (signing is most of the lab's start-up at scale).
+        let mut served = Vec::new();
+        if !inputs.scale.is_empty() {
+            let origin = name("scale.test.")?;
+            let ns = name("ns.scale.test.")?;
+            let children = par_map(inputs.scale, |(spec, leaf)| {
+                scale_zone(*spec, leaf, &ns, inputs)
+            })?;
+            let mut sz = zone(&origin, true)?;
+            add(&mut sz, ns.clone(), RData::A(A(Ipv4Addr::LOCALHOST)));
+            for (child, export, ds) in children {
+                add(
+                    &mut sz,
+                    Name::from(&child.origin),
+                    RData::NS(NS(ns.clone())),
+                );
+                add(&mut sz, ds.name, ds.data);
+                exports.push(export);
+                served.push(child);
+            }
+            exports.push(sz.export(&origin, "signed"));
+            let key = sign(&mut sz, &origin)?;
+            let ds = DS::from_key(&key, &origin, DigestType::SHA256).map_err(dns_err)?;
+            test_records.push(Record::from_rdata(
+                origin.clone(),
+                TTL,
+                RData::NS(NS(ns.clone())),
+            ));
+            test_records.push(Record::from_rdata(
+                ns,
+                TTL,
+                RData::A(A(Ipv4Addr::LOCALHOST)),
+            ));
+            test_records.push(Record::from_rdata(
+                origin.clone(),
+                TTL,
+                RData::DNSSEC(DNSSECRData::DS(ds)),
+            ));
+            zones.push((origin, sz));
+        }
+
         // test.: delegations (NS, glue, DS) to every scenario zone.
         let mut tz = zone(&test, true)?;
         let test_ns = name("ns.test.")?;
@@ -204,27 +251,24 @@ impl Zones {
         let root_key = sign(&mut rz, &root)?;
         zones.push((root, rz));
 
-        // Most specific zone first; the root last.
-        zones.sort_by_key(|(n, _)| std::cmp::Reverse(n.num_labels()));
-        let zones = zones
-            .into_iter()
-            .map(|(origin, mut zb)| {
-                let lower = LowerName::from(&origin);
-                let index = NxIndex::new(&origin, zb.z.records_get_mut());
-                let z = zb.z;
-                let mut catalog = Catalog::new();
-                catalog.upsert(lower.clone(), vec![Arc::new(z) as Arc<dyn ZoneHandler>]);
-                ServedZone {
-                    origin: lower,
-                    catalog,
-                    index,
-                }
-            })
+        // The root was pushed last.
+        served.extend(
+            zones
+                .into_iter()
+                .map(|(origin, zb)| ServedZone::new(&origin, zb)),
+        );
+        let root = served.len() - 1;
+        let by_origin = served
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.origin.clone(), i))
             .collect();
         Ok(Self {
             exports,
             handler: LabHandler {
-                zones,
+                zones: served,
+                by_origin,
+                root,
                 timeouts,
                 servfails,
             },
@@ -303,6 +347,75 @@ fn dns_err(e: impl std::fmt::Display) -> LabError {
     LabError::Dns(e.to_string())
 }
 
+/// The signed zone of one generated domain (see [`crate::scale`]), its export and the DS record
+/// for `scale.test.`.
+fn scale_zone(
+    spec: ScaleSpec,
+    leaf: &Certificate,
+    ns: &Name,
+    inputs: &ZoneInputs<'_>,
+) -> Result<(ServedZone, ExportedZone, Record), LabError> {
+    let domain = spec.domain();
+    let origin = name(&format!("{domain}."))?;
+    let mut z = zone_served_by(&origin, true, ns.clone())?;
+    let host = name(&format!("{}.", spec.mx_host()))?;
+    add(&mut z, origin.clone(), RData::MX(MX::new(10, host.clone())));
+    add(&mut z, host.clone(), RData::A(A(spec.addr())));
+    let digest = |bytes: &[u8]| dane::associate(bytes, Matching::Sha256).map_err(dns_err);
+    let records = match spec.tlsa {
+        ScaleTlsa::Match => vec![
+            TLSA::new(3.into(), 1.into(), 1.into(), digest(&leaf.spki)?),
+            TLSA::new(
+                2.into(),
+                1.into(),
+                1.into(),
+                digest(&inputs.intermediate.spki)?,
+            ),
+        ],
+        ScaleTlsa::OtherKey => vec![TLSA::new(
+            3.into(),
+            1.into(),
+            1.into(),
+            digest(inputs.other_spki)?,
+        )],
+    };
+    let mut ports = vec![25];
+    if inputs.smtp_port != 25 {
+        ports.push(inputs.smtp_port);
+    }
+    for port in ports {
+        let owner = name(&format!("_{port}._tcp.{host}"))?;
+        for r in &records {
+            add(&mut z, owner.clone(), RData::TLSA(r.clone()));
+        }
+    }
+    let sts = format!("v=STSv1; id={STS_ID};");
+    add(
+        &mut z,
+        origin.prepend_label("_mta-sts").map_err(dns_err)?,
+        RData::TXT(TXT::new(vec![sts])),
+    );
+    add(
+        &mut z,
+        origin.prepend_label("mta-sts").map_err(dns_err)?,
+        RData::A(A(inputs.policy_host)),
+    );
+    let rpt = format!("v=TLSRPTv1; rua=mailto:tlsrpt@{domain}");
+    add(
+        &mut z,
+        origin
+            .prepend_label("_tls")
+            .and_then(|n| n.prepend_label("_smtp"))
+            .map_err(dns_err)?,
+        RData::TXT(TXT::new(vec![rpt])),
+    );
+    let export = z.export(&origin, "signed");
+    let key = sign(&mut z, &origin)?;
+    let ds = DS::from_key(&key, &origin, DigestType::SHA256).map_err(dns_err)?;
+    let ds = Record::from_rdata(origin.clone(), TTL, RData::DNSSEC(DNSSECRData::DS(ds)));
+    Ok((ServedZone::new(&origin, z), export, ds))
+}
+
 /// A zone under construction: hickory's handler, and the unsigned records as added (for export
 /// to other servers, which sign them themselves).
 pub(crate) struct ZoneBuilder {
@@ -358,18 +471,24 @@ impl ZoneBuilder {
     }
 }
 
+/// A zone whose name server is `ns.<origin>` (`ns.test.` for the root).
 fn zone(origin: &Name, signed: bool) -> Result<ZoneBuilder, LabError> {
+    let ns = if origin.is_root() {
+        name("ns.test.")?
+    } else {
+        origin.prepend_label("ns").map_err(dns_err)?
+    };
+    zone_served_by(origin, signed, ns)
+}
+
+/// A zone with its SOA and NS naming `ns`.
+fn zone_served_by(origin: &Name, signed: bool, ns: Name) -> Result<ZoneBuilder, LabError> {
     let z = InMemoryZoneHandler::empty(
         origin.clone(),
         ZoneType::Primary,
         AxfrPolicy::Deny,
         signed.then_some(NxProofKind::Nsec),
     );
-    let ns = if origin.is_root() {
-        name("ns.test.")?
-    } else {
-        origin.prepend_label("ns").map_err(dns_err)?
-    };
     let soa = SOA::new(
         ns.clone(),
         name("hostmaster.test.")?,
@@ -464,6 +583,20 @@ struct ServedZone {
     index: Option<NxIndex>,
 }
 
+impl ServedZone {
+    fn new(origin: &Name, mut zb: ZoneBuilder) -> Self {
+        let lower = LowerName::from(origin);
+        let index = NxIndex::new(origin, zb.z.records_get_mut());
+        let mut catalog = Catalog::new();
+        catalog.upsert(lower.clone(), vec![Arc::new(zb.z) as Arc<dyn ZoneHandler>]);
+        Self {
+            origin: lower,
+            catalog,
+            index,
+        }
+    }
+}
+
 /// The names and NSEC chain of a signed zone.
 ///
 /// hickory-server's NSEC NXDOMAIN answers prove the wildcard's absence with the NSEC closest to
@@ -518,10 +651,11 @@ impl NxIndex {
 
     /// The NSEC whose span covers `name` (RFC 4034 §6.1 canonical order; the last wraps).
     fn covering(&self, name: &Name) -> Option<&[Record]> {
-        self.nsec
-            .iter()
-            .find(|(owner, next, _)| owner < name && (name < next || next <= owner))
-            .map(|(_, _, r)| r.as_slice())
+        // The last owner before `name` is the only candidate (a binary search: `scale.test.`
+        // holds a delegation per generated domain).
+        let i = self.nsec.partition_point(|(owner, _, _)| owner < name);
+        let (owner, next, records) = self.nsec.get(i.checked_sub(1)?)?;
+        (name < next || next <= owner).then_some(records.as_slice())
     }
 
     async fn nxdomain<R: ResponseHandler>(
@@ -615,8 +749,12 @@ fn tlsa(spec: TlsaSpec, leaf: &Certificate, inputs: &ZoneInputs<'_>) -> Result<T
 
 /// Routes each query to the right zone, and injects the scenario faults.
 pub(crate) struct LabHandler {
-    /// One catalog per zone, most labels first, the root last.
+    /// One catalog per zone.
     zones: Vec<ServedZone>,
+    /// Where each zone is in `zones`, by origin.
+    by_origin: HashMap<LowerName, usize>,
+    /// Where the root zone is in `zones`.
+    root: usize,
     /// Names whose queries get no answer at all.
     timeouts: HashSet<LowerName>,
     /// Names whose queries get SERVFAIL.
@@ -631,7 +769,8 @@ impl RequestHandler for LabHandler {
         mut response: R,
     ) -> ResponseInfo {
         let Ok(info) = request.request_info() else {
-            return self.zones[self.zones.len() - 1]
+            return self
+                .root()
                 .catalog
                 .handle_request::<R, T>(request, response)
                 .await;
@@ -661,12 +800,7 @@ impl RequestHandler for LabHandler {
                 }
             };
         }
-        // RFC 4035 §3.1.4.1: DS records are served by the parent side of the zone cut.
-        let zone = self
-            .zones
-            .iter()
-            .find(|z| z.origin.zone_of(qname) && !(qtype == RecordType::DS && z.origin == *qname))
-            .unwrap_or(&self.zones[self.zones.len() - 1]);
+        let zone = self.zone_for(qname, qtype);
         if let Some(index) = &zone.index {
             let qname = Name::from(qname);
             if !index.names.contains(&qname) {
@@ -676,5 +810,28 @@ impl RequestHandler for LabHandler {
             }
         }
         zone.catalog.handle_request::<R, T>(request, response).await
+    }
+}
+
+impl LabHandler {
+    /// The closest enclosing zone of `qname`; for DS, the parent side of a zone cut
+    /// (RFC 4035 §3.1.4.1).
+    fn zone_for(&self, qname: &LowerName, qtype: RecordType) -> &ServedZone {
+        let mut name = qname.clone();
+        loop {
+            match self.by_origin.get(&name) {
+                Some(i) if !(qtype == RecordType::DS && name == *qname) => return &self.zones[*i],
+                _ => {}
+            }
+            if name.is_root() {
+                return self.root();
+            }
+            name = name.base_name();
+        }
+    }
+
+    /// The root zone, which answers what no other zone holds.
+    fn root(&self) -> &ServedZone {
+        &self.zones[self.root]
     }
 }

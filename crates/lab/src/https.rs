@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,14 +13,16 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::LabError;
 use crate::ca::{Ca, LeafKind};
+use crate::scale::ScaleSpec;
 use crate::scenario::{HostFault, Scenario};
+use crate::{LabError, accept_failed};
 
 /// The well-known path, RFC 8461 §3.3.
 pub const POLICY_PATH: &str = "/.well-known/mta-sts.txt";
@@ -39,12 +41,55 @@ struct Site {
 struct Sites {
     by_name: HashMap<String, Site>,
     fallback: Arc<CertifiedKey>,
+    scale: ScaleSites,
+}
+
+/// The policy hosts of the generated domains, `mta-sts.d<i>.scale.test`: each gets its own
+/// certificate when a client first asks for it (issuing them all would double the start-up of a
+/// lab at scale, and most are never fetched).
+struct ScaleSites {
+    count: u32,
+    ca: Arc<Ca>,
+    provider: Arc<CryptoProvider>,
+    keys: Mutex<HashMap<u32, Arc<CertifiedKey>>>,
+}
+
+impl Sites {
+    /// What the policy host serves for SNI `name` (lower case), if it is one of the lab's.
+    fn site(&self, name: &str) -> Option<Site> {
+        if let Some(site) = self.by_name.get(name) {
+            return Some(site.clone());
+        }
+        let index = name
+            .strip_prefix("mta-sts.")
+            .and_then(ScaleSpec::index_of)
+            .filter(|i| *i <= self.scale.count)?;
+        Some(Site {
+            body: ScaleSpec::new(index).policy(),
+            fault: HostFault::None,
+            key: self.scale.key(index)?,
+        })
+    }
+}
+
+impl ScaleSites {
+    fn key(&self, index: u32) -> Option<Arc<CertifiedKey>> {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(key) = keys.get(&index) {
+            return Some(key.clone());
+        }
+        let host = format!("mta-sts.{}", ScaleSpec::new(index).domain());
+        let key = certified(&self.ca, &self.provider, &[&host], LeafKind::Valid).ok()?;
+        keys.insert(index, key.clone());
+        Some(key)
+    }
 }
 
 impl std::fmt::Debug for Sites {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sites")
             .field("hosts", &self.by_name.len())
+            .field("generated", &self.scale.count)
             .finish()
     }
 }
@@ -53,27 +98,37 @@ impl ResolvesServerCert for Sites {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let key = hello
             .server_name()
-            .and_then(|n| self.by_name.get(&n.to_ascii_lowercase()))
-            .map_or_else(|| self.fallback.clone(), |s| s.key.clone());
+            .and_then(|n| self.site(&n.to_ascii_lowercase()))
+            .map_or_else(|| self.fallback.clone(), |s| s.key);
         Some(key)
     }
 }
 
-/// Starts the policy host on `listener`; returns the task.
+/// A certificate from the lab CA, ready for rustls.
+fn certified(
+    ca: &Ca,
+    provider: &CryptoProvider,
+    names: &[&str],
+    kind: LeafKind,
+) -> Result<Arc<CertifiedKey>, LabError> {
+    let issued = ca.issue(names, kind)?;
+    let key = provider
+        .key_provider
+        .load_private_key(issued.private_key())
+        .map_err(|e| LabError::Tls(e.to_string()))?;
+    Ok(Arc::new(CertifiedKey::new(issued.chain, key)))
+}
+
+/// Starts the policy host on `listener` for `scenarios` and `scale` generated domains; returns
+/// the task.
 pub(crate) fn start(
     listener: TcpListener,
     scenarios: &[Scenario],
-    ca: &Ca,
+    ca: &Arc<Ca>,
+    scale: u32,
 ) -> Result<tokio::task::JoinHandle<()>, LabError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certified = |names: &[&str], kind: LeafKind| -> Result<Arc<CertifiedKey>, LabError> {
-        let issued = ca.issue(names, kind)?;
-        let key = provider
-            .key_provider
-            .load_private_key(issued.private_key())
-            .map_err(|e| LabError::Tls(e.to_string()))?;
-        Ok(Arc::new(CertifiedKey::new(issued.chain.clone(), key)))
-    };
+    let certified = |names: &[&str], kind: LeafKind| certified(ca, &provider, names, kind);
     let mut by_name = HashMap::new();
     for s in scenarios {
         let Some(policy) = s.policy else { continue };
@@ -94,6 +149,12 @@ pub(crate) fn start(
     let sites = Arc::new(Sites {
         by_name,
         fallback: certified(&["unknown.test"], LeafKind::Valid)?,
+        scale: ScaleSites {
+            count: scale,
+            ca: ca.clone(),
+            provider: provider.clone(),
+            keys: Mutex::new(HashMap::new()),
+        },
     });
     let config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -103,8 +164,12 @@ pub(crate) fn start(
     let acceptor = TlsAcceptor::from(Arc::new(config));
     Ok(tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
+            let tcp = match listener.accept().await {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    accept_failed("HTTPS", &e).await;
+                    continue;
+                }
             };
             let acceptor = acceptor.clone();
             let sites = sites.clone();
@@ -119,7 +184,7 @@ async fn serve_connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, sit
         return;
     };
     let sni = tls.get_ref().1.server_name().map(str::to_ascii_lowercase);
-    let site = sni.and_then(|n| sites.by_name.get(&n).cloned());
+    let site = sni.and_then(|n| sites.site(&n));
     let service = service_fn(move |req: Request<Incoming>| {
         let site = site.clone();
         async move { Ok::<_, Infallible>(respond(site.as_ref(), req.uri().path())) }

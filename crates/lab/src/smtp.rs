@@ -10,8 +10,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::LabError;
 use crate::ca::Issued;
+use crate::{LabError, accept_failed, bind_error};
 
 /// Longest command line accepted (RFC 5321 §4.5.3.1.4: 512 octets; generous here).
 const MAX_LINE: usize = 4096;
@@ -25,15 +25,17 @@ pub(crate) struct SmtpHost<'a> {
 }
 
 /// Binds every host on the same port (picked by the first bind when `port` is 0) and starts
-/// them. Returns the port and the tasks.
+/// them. Returns the port and the tasks. `listeners` (all the lab opens) is for the error when
+/// the open-files limit is reached.
 pub(crate) async fn start(
     hosts: &[SmtpHost<'_>],
     port: u16,
+    listeners: u64,
 ) -> Result<(u16, Vec<tokio::task::JoinHandle<()>>), LabError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut last_err = None;
     for _ in 0..20 {
-        let mut listeners = Vec::new();
+        let mut bound = Vec::new();
         let mut chosen = port;
         let mut failed = false;
         for h in hosts {
@@ -48,26 +50,21 @@ pub(crate) async fn start(
                             })?
                             .port();
                     }
-                    listeners.push(l);
+                    bound.push(l);
                 }
-                Err(e) if port == 0 => {
+                Err(e) if port == 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
                     last_err = Some(e);
                     failed = true;
                     break;
                 }
-                Err(e) => {
-                    return Err(LabError::Bind {
-                        what: "SMTP",
-                        source: e,
-                    });
-                }
+                Err(e) => return Err(bind_error("SMTP", e, listeners)),
             }
         }
         if failed {
             continue;
         }
         let mut tasks = Vec::new();
-        for (h, listener) in hosts.iter().zip(listeners) {
+        for (h, listener) in hosts.iter().zip(bound) {
             let acceptor = if h.starttls {
                 let config = rustls::ServerConfig::builder_with_provider(provider.clone())
                     .with_safe_default_protocol_versions()
@@ -82,8 +79,12 @@ pub(crate) async fn start(
             let name: Arc<str> = Arc::from(h.name);
             tasks.push(tokio::spawn(async move {
                 loop {
-                    let Ok((tcp, _)) = listener.accept().await else {
-                        continue;
+                    let tcp = match listener.accept().await {
+                        Ok((tcp, _)) => tcp,
+                        Err(e) => {
+                            accept_failed("SMTP", &e).await;
+                            continue;
+                        }
                     };
                     let (name, acceptor) = (name.clone(), acceptor.clone());
                     tokio::spawn(async move {

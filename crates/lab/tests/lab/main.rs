@@ -5,6 +5,7 @@
 
 mod dns;
 mod policy_host;
+mod scale;
 mod smtp;
 mod unbound;
 
