@@ -7,6 +7,7 @@ use anyhow::Context;
 use mailsec_core::HostName;
 use mailsec_dns::{DnsConfig, Resolver, TrustAnchorSource};
 use mailsec_fetch::FetchConfig;
+use mailsec_lab::scale::ScaleSpec;
 use mailsec_lab::scenario::{SCENARIOS, Scenario};
 use mailsec_lab::{Lab, LabConfig};
 use serde::Serialize;
@@ -29,8 +30,15 @@ struct Row<'a> {
     domain: String,
     exercises: &'a str,
     expected: String,
-    /// Everything the domain publishes, as in the table.
-    details: &'a Scenario,
+    /// Everything the domain publishes: its row of the table, or a generated domain's spec.
+    details: Details<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Details<'a> {
+    Scenario(&'a Scenario),
+    Generated(ScaleSpec),
 }
 
 pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -41,8 +49,14 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                 domain: s.domain(),
                 exercises: s.exercises,
                 expected: s.expected.label(),
-                details: s,
+                details: Details::Scenario(s),
             })
+            .chain(ScaleSpec::all(args.scale).map(|s| Row {
+                domain: s.domain(),
+                exercises: s.exercises(),
+                expected: s.expected().label(),
+                details: Details::Generated(s),
+            }))
             .collect();
         if args.json {
             output::json(out, &rows)?;
@@ -73,10 +87,14 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     net::runtime()?.block_on(async {
-        let lab = Lab::start(LabConfig { dns_port: args.dns_port, ..LabConfig::default() }).await?;
+        let lab = Lab::start(LabConfig { dns_port: args.dns_port, scale: args.scale, ..LabConfig::default() }).await?;
+        let generated = match args.scale {
+            0 => String::new(),
+            n => format!(" and {n} generated domains"),
+        };
         if let Some(dir) = &args.export {
             lab.export(dir)?;
-            writeln!(out, "exported {} scenarios to {}", SCENARIOS.len(), dir.display())?;
+            writeln!(out, "exported {} scenarios{generated} to {}", SCENARIOS.len(), dir.display())?;
             return Ok(Exit::Ok);
         }
         let (dir, _tmp) = match &args.dir {
@@ -100,7 +118,10 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         let https = lab.ports().https();
         out.flush()?;
         let _ = writeln!(out);
-        let _ = writeln!(out, "# The lab runs until Ctrl-C (or SIGTERM, SIGHUP). {} scenarios under test (mailsec lab --list).", SCENARIOS.len());
+        let _ = writeln!(out, "# The lab runs until Ctrl-C (or SIGTERM, SIGHUP). {} scenarios{generated} under test (mailsec lab --list{}).", SCENARIOS.len(), if args.scale > 0 { format!(" --scale {}", args.scale) } else { String::new() });
+        if args.scale > 0 {
+            let _ = writeln!(out, "# Generated: d1.scale.test to d{}.scale.test (every 10th: TLSA matches nothing; every 25th: no STARTTLS).", args.scale);
+        }
         let _ = writeln!(out, "# With the exports above, every mailsec command uses the lab, e.g.:");
         let _ = writeln!(out, "#   mailsec check sts-enforce.test dane-bogus-tlsa.test");
         let _ = writeln!(out, "#   mailsec dns query _25._tcp.mx.dane-ee.test TLSA");
