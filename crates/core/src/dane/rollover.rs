@@ -11,12 +11,17 @@
 //! Time is an input (`now`, `first_seen`: Unix seconds); remembering when a record was first
 //! seen is the caller's job.
 
-use pki_types::PrivateKeyDer;
+use std::time::Duration;
+
 use pki_types::pem::PemObject;
+use pki_types::{PrivateKeyDer, UnixTime};
 
 use crate::dane::association::{CertError, Certificate, associate};
 use crate::dane::tlsa::{CertUsage, Matching, Selector, Tlsa, Usability};
-use crate::dane::verify::{Service, effective_records, leaf_names, name_matches};
+use crate::dane::verify::{
+    DaneFailure, DaneInput, DaneOutcome, Service, effective_records, verify,
+};
+use crate::domain::HostName;
 
 /// How many TTLs a new record must have been visible before the key it covers goes live
 /// (RFC 7671 §8.1: publish the next key's record ahead of the change). Two rather than one:
@@ -246,6 +251,23 @@ pub fn covering_record(rrset: &[Tlsa], next: &Next) -> Option<Tlsa> {
     covering_records(rrset, next).into_iter().next()
 }
 
+/// The record that makes `rrset` cover a next key (`spki`, DER SubjectPublicKeyInfo):
+/// `3 1 m`, with `m` the strongest matching type the RRset already publishes for `3 1` (SHA2-256
+/// when it publishes none), so that digest agility (RFC 7671 §9) neither sets the new record
+/// aside nor sets the published ones aside.
+pub fn next_key_record(rrset: &[Tlsa], spki: &[u8]) -> Result<Tlsa, CertError> {
+    let matching = effective_records(rrset, Service::Smtp)
+        .into_iter()
+        .find(|t| t.usage == CertUsage::DaneEe && t.selector == Selector::Spki)
+        .map_or(Matching::Sha256, |t| t.matching);
+    Ok(Tlsa {
+        usage: CertUsage::DaneEe,
+        selector: Selector::Spki,
+        matching,
+        data: associate(spki, matching)?,
+    })
+}
+
 /// When a record first seen at `first_seen` with `ttl` has been in DNS long enough for the next
 /// key to go live: [`WAIT_TTLS`] times the TTL later.
 pub fn ready_at(first_seen: u64, ttl: u32) -> u64 {
@@ -272,9 +294,9 @@ pub enum Readiness {
     NoUsableRecord,
     /// No usable record covers the next key.
     NotCovered {
-        /// DANE-TA records that match an issuer of the next chain but cannot authenticate it:
-        /// the next leaf names none of the reference identifiers (RFC 7672 §3.2.2).
-        name_mismatch: Vec<Tlsa>,
+        /// DANE-TA records that match an issuer of the next chain but do not authenticate it
+        /// (names, dates or signatures, RFC 7672 §3.1.2 and §3.2.2), each with the reason.
+        rejected: Vec<(Tlsa, DaneFailure)>,
     },
     /// Covered, but not yet for long enough.
     Wait {
@@ -302,14 +324,16 @@ impl Readiness {
 }
 
 /// Whether the next certificate can go live on a host that publishes `rrset` (a secure TLSA
-/// RRset with `ttl`): a covering record ([`covering_records`]; for DANE-TA, the next leaf must
-/// also name one of `reference_ids`, RFC 7672 §3.2.2) that has been published long enough
-/// ([`published_long_enough`]). `first_seen` says when each record was first seen; a record
-/// never seen before is seen `now`.
+/// RRset with `ttl`): a covering record ([`covering_records`]) that has been published long
+/// enough ([`published_long_enough`]). A DANE-TA record covers only a chain that the RFC 7672
+/// verifier accepts with that record alone: the path from the anchor validates at `now` and the
+/// leaf names one of `reference_ids` (the MX host, and the next-hop domain when the MX RRset is
+/// secure, §3.2.2). `first_seen` says when each record was first seen; a record never seen
+/// before is seen `now`.
 pub fn host_readiness(
     rrset: &[Tlsa],
     next: &Next,
-    reference_ids: &[&str],
+    reference_ids: &[HostName],
     ttl: u32,
     first_seen: &dyn Fn(&Tlsa) -> Option<u64>,
     now: u64,
@@ -317,16 +341,31 @@ pub fn host_readiness(
     if !rrset.iter().any(|t| t.usability() == Usability::Usable) {
         return Readiness::NoUsableRecord;
     }
-    let names_match = next.leaf().is_some_and(|leaf| {
-        leaf_names(&leaf.der).is_ok_and(|names| {
-            names
-                .iter()
-                .any(|n| reference_ids.iter().any(|r| name_matches(n, r)))
-        })
-    });
-    let (covering, name_mismatch): (Vec<Tlsa>, Vec<Tlsa>) = covering_records(rrset, next)
-        .into_iter()
-        .partition(|t| t.usage != CertUsage::DaneTa || names_match);
+    let chain: Vec<Vec<u8>> = match next {
+        Next::Chain(c) => c.iter().map(|c| c.der.clone()).collect(),
+        Next::Key(_) => Vec::new(),
+    };
+    let mut rejected = Vec::new();
+    let mut covering = Vec::new();
+    for t in covering_records(rrset, next) {
+        if t.usage != CertUsage::DaneTa {
+            covering.push(t);
+            continue;
+        }
+        let outcome = verify(&DaneInput {
+            chain: &chain,
+            tlsa: std::slice::from_ref(&t),
+            reference_ids,
+            service: Service::Smtp,
+            now: UnixTime::since_unix_epoch(Duration::from_secs(now)),
+            pkix_roots: &[],
+        });
+        match outcome {
+            DaneOutcome::Authenticated(_) => covering.push(t),
+            DaneOutcome::Failed(why) => rejected.push((t, why)),
+            DaneOutcome::NoUsableRecords => {}
+        }
+    }
     let best = covering
         .into_iter()
         .map(|t| {
@@ -335,7 +374,7 @@ pub fn host_readiness(
         })
         .min_by_key(|(ready, _, _)| *ready);
     match best {
-        None => Readiness::NotCovered { name_mismatch },
+        None => Readiness::NotCovered { rejected },
         Some((ready, first_seen, record)) if ready <= now => {
             Readiness::Ready { record, first_seen }
         }
@@ -376,8 +415,8 @@ pub fn spki_from_private_key(input: &[u8]) -> Result<Vec<u8>, RolloverError> {
 #[cfg(test)]
 mod tests {
     use rcgen::{
-        BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256,
-        PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PublicKeyData,
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+        PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PublicKeyData,
     };
 
     use super::*;
@@ -390,10 +429,9 @@ mod tests {
         let ca = ca_params.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca_params, ca_key);
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-        let leaf = CertificateParams::new(vec![name.to_owned()])
-            .unwrap()
-            .signed_by(&key, &issuer)
-            .unwrap();
+        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf = params.signed_by(&key, &issuer).unwrap();
         let chain = vec![
             Certificate::from_der(leaf.der()).unwrap(),
             Certificate::from_der(ca.der()).unwrap(),
@@ -429,7 +467,24 @@ mod tests {
         assert_eq!(covering_record(&[other], &next), None);
         // A 3 1 2 of another key sets the 3 1 1 aside (RFC 7671 §9).
         let strong = Tlsa::new(3, 1, 2, vec![0; 64]);
-        assert_eq!(covering_record(&[mine, strong], &next), None);
+        assert_eq!(
+            covering_record(&[mine.clone(), strong.clone()], &next),
+            None
+        );
+        // What to publish for the next key follows the strongest matching type in use.
+        let key_record = |rrset: &[Tlsa]| next_key_record(rrset, &key).unwrap().to_string();
+        assert!(key_record(&[]).starts_with("3 1 1 "));
+        assert!(key_record(&[strong.clone(), mine.clone()]).starts_with("3 1 2 "));
+        assert!(key_record(&[Tlsa::new(3, 1, 0, key.clone())]).starts_with("3 1 0 "));
+        // Records of other usages and selectors, and unusable ones, do not count.
+        let ta512 = Tlsa::new(2, 1, 2, vec![0; 64]);
+        let short = Tlsa::new(3, 1, 2, vec![0; 10]);
+        assert!(key_record(&[ta512, short, mine]).starts_with("3 1 1 "));
+        let covered = next_key_record(std::slice::from_ref(&strong), &key).unwrap();
+        assert_eq!(
+            covering_record(&[strong, covered.clone()], &next),
+            Some(covered)
+        );
     }
 
     #[test]
@@ -488,7 +543,9 @@ mod tests {
         let next_ee = ee_of(&next_chain[0].spki);
         let next_ta = ta(&next_chain[1]).unwrap();
         let never = |_: &Tlsa| None;
-        let refs = ["mx.example.test"];
+        let refs = [HostName::parse("mx.example.test").unwrap()];
+        // Within the certificates' validity.
+        let t = 1_800_000_000;
 
         // Only the current key: not covered.
         assert_eq!(
@@ -498,66 +555,90 @@ mod tests {
                 &refs,
                 300,
                 &never,
-                5000
+                t
             ),
-            Readiness::NotCovered {
-                name_mismatch: vec![]
-            }
+            Readiness::NotCovered { rejected: vec![] }
         );
         // Covered, never seen before: seen now, wait two TTLs.
         let set = [current_ee.clone(), next_ee.clone()];
         assert_eq!(
-            host_readiness(&set, &next, &refs, 300, &never, 5000),
+            host_readiness(&set, &next, &refs, 300, &never, t),
             Readiness::Wait {
                 record: next_ee.clone(),
-                first_seen: 5000,
-                ready_at: 5600
+                first_seen: t,
+                ready_at: t + 600
             }
         );
-        let seen = |t: &Tlsa| (*t == next_ee).then_some(5000);
-        assert!(!host_readiness(&set, &next, &refs, 300, &seen, 5599).is_safe());
-        let ready = host_readiness(&set, &next, &refs, 300, &seen, 5600);
+        let seen = |r: &Tlsa| (*r == next_ee).then_some(t);
+        assert!(!host_readiness(&set, &next, &refs, 300, &seen, t + 599).is_safe());
+        let ready = host_readiness(&set, &next, &refs, 300, &seen, t + 600);
         assert_eq!(
             ready,
             Readiness::Ready {
                 record: next_ee.clone(),
-                first_seen: 5000
+                first_seen: t
             }
         );
         assert!(ready.is_safe());
+        // A bare key is covered by its 3 1 1 alike.
+        let key = Next::Key(next_chain[0].spki.clone());
+        assert!(host_readiness(&set, &key, &refs, 300, &seen, t + 600).is_safe());
 
         // The issuer's 2 1 1 covers a chain that carries the issuer, if the leaf names the host.
         let with_ta = [current_ee, next_ta.clone()];
         assert!(matches!(
-            host_readiness(&with_ta, &next, &refs, 300, &never, 0),
+            host_readiness(&with_ta, &next, &refs, 300, &never, t),
             Readiness::Wait { record, .. } if record == next_ta
         ));
-        assert_eq!(
-            host_readiness(&with_ta, &next, &["mx.other.test"], 300, &never, 0),
-            Readiness::NotCovered {
-                name_mismatch: vec![next_ta.clone()]
-            }
-        );
-        // The leaf alone (no issuer in the chain) is not covered by the 2 1 1.
-        let lone = Next::Chain(next_chain[..1].to_vec());
+        let other = [HostName::parse("mx.other.test").unwrap()];
         assert!(matches!(
-            host_readiness(&with_ta, &lone, &refs, 300, &never, 0),
-            Readiness::NotCovered { .. }
+            host_readiness(&with_ta, &next, &other, 300, &never, t),
+            Readiness::NotCovered { rejected } if matches!(
+                rejected.as_slice(),
+                [(r, DaneFailure::NameMismatch { .. })] if *r == next_ta
+            )
+        ));
+        // Out of date at `now`: rejected too.
+        assert!(matches!(
+            host_readiness(&with_ta, &next, &refs, 300, &never, 0),
+            Readiness::NotCovered { rejected } if matches!(
+                rejected.as_slice(),
+                [(_, DaneFailure::Expired { .. })]
+            )
+        ));
+        // The leaf alone (no issuer in the chain), or a bare key, is not covered by the 2 1 1.
+        let lone = Next::Chain(next_chain[..1].to_vec());
+        for n in [&lone, &key] {
+            assert_eq!(
+                host_readiness(&with_ta, n, &refs, 300, &never, t),
+                Readiness::NotCovered { rejected: vec![] }
+            );
+        }
+        // An issuer certificate appended to a leaf it did not sign matches the 2 1 1, but the
+        // chain does not validate to it.
+        let (stranger, _) = chain("mx.example.test");
+        let forged = Next::Chain(vec![stranger[0].clone(), next_chain[1].clone()]);
+        assert!(matches!(
+            host_readiness(&with_ta, &forged, &refs, 300, &never, t),
+            Readiness::NotCovered { rejected } if matches!(
+                rejected.as_slice(),
+                [(_, DaneFailure::Untrusted { .. })]
+            )
         ));
         // The earliest-ready covering record counts.
         let both = [next_ee.clone(), next_ta.clone()];
-        let older_ta = |t: &Tlsa| Some(if *t == next_ta { 100 } else { 4000 });
+        let older_ta = |r: &Tlsa| Some(if *r == next_ta { t - 5000 } else { t - 10 });
         assert_eq!(
-            host_readiness(&both, &next, &refs, 300, &older_ta, 1000),
+            host_readiness(&both, &next, &refs, 300, &older_ta, t),
             Readiness::Ready {
                 record: next_ta.clone(),
-                first_seen: 100
+                first_seen: t - 5000
             }
         );
         // Unusable records only: TLS without authentication, any certificate will do.
         let pkix = [Tlsa::new(0, 0, 1, vec![0; 32])];
         assert_eq!(
-            host_readiness(&pkix, &next, &refs, 300, &never, 0),
+            host_readiness(&pkix, &next, &refs, 300, &never, t),
             Readiness::NoUsableRecord
         );
     }
