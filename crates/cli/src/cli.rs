@@ -144,6 +144,100 @@ pub(crate) enum TlsrptCommand {
 pub(crate) enum TlsaCommand {
     /// Generate TLSA records from a certificate (chain) or a public key.
     Generate(TlsaGenerateArgs),
+    /// Renew a certificate without breaking DANE: the records to publish before the new key goes
+    /// live, or (--check) whether the published ones already cover it and for long enough.
+    #[command(long_about = ROLLOVER_ABOUT, after_long_help = ROLLOVER_AFTER)]
+    Rollover(TlsaRolloverArgs),
+}
+
+const ROLLOVER_ABOUT: &str = "\
+Renew a certificate without breaking DANE: the records to publish before the new key goes live, \
+or (--check) whether the published ones already cover it and for long enough.
+
+A DANE sender accepts only a certificate that a TLSA record it has cached matches. A renewal \
+that changes the key therefore goes in four steps (RFC 7671 §8.1):
+
+  1. publish the next key's record beside the current one: \
+`mailsec tlsa rollover --current CERT --next CERT|KEY` prints the set (`3 1 1` of both keys; \
+with --with-issuer also the issuer's `2 1 1`, which survives later key changes);
+  2. wait until every sender's cache holds it: at least two TTLs of the TLSA RRset after it \
+appears; `mailsec tlsa rollover --check DOMAIN --next CERT|KEY` says when (exit 0 safe, 1 not \
+yet, 2 error);
+  3. install the new certificate;
+  4. remove the old key's record.
+
+--next takes the next certificate (PEM chain, leaf first, or DER), its public key (PEM PUBLIC \
+KEY or DER SubjectPublicKeyInfo), or its private key (PEM or DER PKCS#8, PKCS#1 or SEC1; read \
+only to derive the public key).
+
+--check looks up the MX hosts of DOMAIN and, for each, the TLSA RRset at _25._tcp.HOST \
+(DNSSEC-validated, with the global --resolver and --trust-anchor). A host is safe when its \
+RRset is insecure or absent (DANE does not apply to it), holds no usable record, or holds a \
+usable record that covers the next key (`3 1 x` of its key, or `2 1 x` of an issuer in the \
+--next chain whose leaf names the host) and that was first seen at least two TTLs ago. When \
+a record was first seen is remembered in the state file. A failed, bogus or indeterminate \
+lookup is not safe.";
+
+const ROLLOVER_AFTER: &str = "\
+Exit status with --check: 0 safe (every MX host that uses DANE covers the next key and has \
+waited), 1 not yet (the reason per host), 2 error. Without --check: 0, or 2 on an error.
+
+State file (--check): JSON, by default $XDG_STATE_HOME/mailsec/rollover.json or \
+~/.local/state/mailsec/rollover.json; created on first use, replaced atomically, never \
+overwritten when it cannot be read. MAILSEC_NOW=UNIX-SECONDS overrides the clock, for tests \
+only.
+
+Example: a certbot deploy hook that installs a renewed certificate only when DANE senders will \
+accept it (Postfix reads a copy, so nothing goes live before the hook says so). Run the same \
+script from a daily timer, with RENEWED_LINEAGE set, until it succeeds:
+
+  #!/bin/sh
+  # /etc/letsencrypt/renewal-hooks/deploy/postfix-dane
+  new=\"$RENEWED_LINEAGE/fullchain.pem\"
+  if mailsec tlsa rollover --check example.com --next \"$new\"; then
+      install -m 644 \"$new\" /etc/postfix/tls/fullchain.pem
+      install -m 600 \"$RENEWED_LINEAGE/privkey.pem\" /etc/postfix/tls/privkey.pem
+      postfix reload
+  else
+      # Not yet: show what to publish; the old certificate stays in use.
+      mailsec tlsa rollover --current /etc/postfix/tls/fullchain.pem --next \"$new\" >&2
+      exit 1
+  fi";
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["current", "check"])))]
+pub(crate) struct TlsaRolloverArgs {
+    /// The certificate in use now: PEM (a chain, leaf first) or DER.
+    #[arg(long, value_name = "CERT")]
+    pub(crate) current: Option<PathBuf>,
+    /// The next certificate (PEM chain or DER), or its public or private key.
+    #[arg(long, value_name = "CERT|KEY")]
+    pub(crate) next: PathBuf,
+    /// Also publish the 2 1 1 of the issuer of each certificate (needs the chains).
+    #[arg(long, conflicts_with = "check")]
+    pub(crate) with_issuer: bool,
+    /// The TLSA base domain, normally the MX host name (default: the current certificate's
+    /// first DNS name).
+    #[arg(long, value_name = "HOST", conflicts_with = "check")]
+    pub(crate) name: Option<String>,
+    /// The port (1-65535).
+    #[arg(
+        long,
+        default_value_t = 25,
+        value_name = "PORT",
+        conflicts_with = "check",
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub(crate) port: u16,
+    /// Check the TLSA records published for every MX host of DOMAIN instead.
+    #[arg(long, value_name = "DOMAIN")]
+    pub(crate) check: Option<String>,
+    /// With --check: where to remember when each record was first seen.
+    #[arg(long, value_name = "FILE", requires = "check")]
+    pub(crate) state: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

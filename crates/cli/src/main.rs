@@ -40,7 +40,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     let exit = match cli.command {
         Command::Sts(cmd) => cmd::sts::run(cmd, &mut out),
         Command::Tlsrpt(cmd) => cmd::tlsrpt::run(cmd, &mut out),
-        Command::Tlsa(cmd) => cmd::tlsa::run(cmd, &mut out),
+        Command::Tlsa(cmd) => cmd::tlsa::run(cmd, &cli.net, &mut out),
         Command::Checks(args) => cmd::checks::run(args, &mut out),
         Command::Check(args) => cmd::check::run(args, &cli.net, &mut out),
         Command::Dns(c) => cmd::dns::run(c, &cli.net, &mut out),

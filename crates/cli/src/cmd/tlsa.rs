@@ -1,7 +1,9 @@
-//! `mailsec tlsa generate`.
+//! `mailsec tlsa generate` and `mailsec tlsa rollover`.
+
+mod rollover;
+mod state;
 
 use std::io::Write;
-
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
@@ -9,17 +11,18 @@ use mailsec_core::HostName;
 use mailsec_core::dane::{
     self, CertError, CertUsage, Certificate, Matching, Selector, Tlsa, TlsaRecord,
 };
-use mailsec_core::diag::quote;
+use mailsec_core::diag::{Diagnostic, quote};
 use serde::Serialize;
 
-use crate::cli::{TlsaCommand, TlsaGenerateArgs};
+use crate::cli::{NetArgs, TlsaCommand, TlsaGenerateArgs};
 use crate::cmd::{read_input, source_name};
 use crate::exit::Exit;
 use crate::output;
 
-pub(crate) fn run(cmd: TlsaCommand, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub(crate) fn run(cmd: TlsaCommand, net: &NetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match cmd {
         TlsaCommand::Generate(args) => generate(args, out),
+        TlsaCommand::Rollover(args) => rollover::run(args, net, out),
     }
 }
 
@@ -66,9 +69,10 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
     let matching = Matching::from(args.matching);
     let mut notes = Vec::new();
     let mut records: Vec<(Tlsa, Option<&Certificate>)> = Vec::new();
-    let chain;
+    let chain: Vec<Certificate>;
     let owner_host = match (&args.cert, &args.pubkey) {
         (_, Some(path)) => {
+            chain = Vec::new();
             if selector != Selector::Spki {
                 bail!(
                     "a bare public key gives selector 1 (SPKI) records only; drop --selector or use --cert"
@@ -120,34 +124,15 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
                     records.push((ta, Some(issuer)));
                 }
             }
-            match &args.name {
-                Some(n) => n.clone(),
-                None => {
-                    let names = leaf.dns_names.as_ref().map_err(|e| {
-                        anyhow::anyhow!("{e}: cannot take the owner name from it; give --name HOST")
-                    })?;
-                    let name = names
-                        .iter()
-                        .find(|n| !n.starts_with("*."))
-                        .context("the certificate names no host (no subjectAltName DNS name): give --name HOST")?;
-                    notes.push(format!("owner name taken from the certificate's subjectAltName ({name}); set it with --name"));
-                    name.clone()
-                }
-            }
+            owner_host(args.name.as_deref(), leaf, &mut notes)?
         }
-        (None, None) => bail!("give --cert FILE or --pubkey FILE"),
+        (None, None) => bail!("give --cert FILE, --pubkey FILE or --connect HOST"),
     };
     let host = HostName::parse(&owner_host)
         .with_context(|| format!("{} is not a host name", quote(&owner_host)))?;
     match usage {
         CertUsage::PkixTa | CertUsage::PkixEe => {
             notes.push("SMTP clients ignore PKIX-TA(0) and PKIX-EE(1) records (RFC 7672 §3.1.3); use 3 or 2".into());
-        }
-        CertUsage::DaneEe if selector == Selector::Cert => {
-            notes.push(
-                "3 0 x changes with every renewal; 3 1 x survives renewals that keep the key"
-                    .into(),
-            );
         }
         _ => {}
     }
@@ -158,29 +143,20 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
         ));
     }
     let owner = TlsaRecord::owner_name(args.port, &args.proto, host.as_str());
+    let set: Vec<Tlsa> = records.iter().map(|(t, _)| t.clone()).collect();
+    let warnings = dane::lint::lint_rrset(&set);
+    let usable = set
+        .iter()
+        .filter(|t| t.usability() == dane::Usability::Usable)
+        .count();
+    if usable == 1 && !args.with_issuer && chain.get(1).is_some() {
+        notes.push("this chain holds the issuer: --with-issuer adds its `2 1 1`".into());
+    }
     let generated: Vec<Generated> = records
         .into_iter()
-        .map(|(tlsa, cert)| {
-            let record = TlsaRecord {
-                owner: Some(owner.clone()),
-                ttl: None,
-                tlsa,
-            };
-            Generated {
-                owner: owner.clone(),
-                usage: u8::from(record.tlsa.usage),
-                selector: u8::from(record.tlsa.selector),
-                matching: u8::from(record.tlsa.matching),
-                data: hex::encode(&record.tlsa.data),
-                record: record.to_string(),
-                subject: cert.map(|c| c.subject.clone()),
-            }
-        })
+        .map(|(tlsa, cert)| Generated::new(&owner, tlsa, cert))
         .collect();
-    for note in &notes {
-        // Notes are best effort: a closed stderr must not stop the records.
-        let _ = writeln!(std::io::stderr(), "mailsec: note: {note}");
-    }
+    print_notes(&notes, &warnings);
     if args.json {
         output::json(out, &generated)?;
     } else {
@@ -189,4 +165,59 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
         }
     }
     Ok(Exit::Ok)
+}
+
+impl Generated {
+    fn new(owner: &str, tlsa: Tlsa, cert: Option<&Certificate>) -> Self {
+        let record = TlsaRecord {
+            owner: Some(owner.to_owned()),
+            ttl: None,
+            tlsa,
+        };
+        Self {
+            owner: owner.to_owned(),
+            usage: u8::from(record.tlsa.usage),
+            selector: u8::from(record.tlsa.selector),
+            matching: u8::from(record.tlsa.matching),
+            data: hex::encode(&record.tlsa.data),
+            record: record.to_string(),
+            subject: cert.map(|c| c.subject.clone()),
+        }
+    }
+}
+
+/// The TLSA base domain: `name` when given, else the leaf's first non-wildcard subjectAltName
+/// DNS name (said in a note).
+fn owner_host(
+    name: Option<&str>,
+    leaf: &Certificate,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<String> {
+    if let Some(n) = name {
+        return Ok(n.to_owned());
+    }
+    let names = leaf
+        .dns_names
+        .as_ref()
+        .map_err(|e| anyhow!("{e}: cannot take the owner name from it; give --name HOST"))?;
+    let name = names
+        .iter()
+        .find(|n| !n.starts_with("*."))
+        .context("the certificate names no host (no subjectAltName DNS name): give --name HOST")?;
+    notes.push(format!(
+        "owner name taken from the certificate's subjectAltName ({name}); set it with --name"
+    ));
+    Ok(name.clone())
+}
+
+/// `mailsec: note: ...` and `mailsec: warning: ... [ID]` lines on stderr. Best effort: a closed
+/// stderr must not stop the records.
+fn print_notes(notes: &[String], warnings: &[Diagnostic]) {
+    let mut err = std::io::stderr().lock();
+    for note in notes {
+        let _ = writeln!(err, "mailsec: note: {note}");
+    }
+    for w in warnings {
+        let _ = writeln!(err, "mailsec: {}: {} [{}]", w.severity, w.message, w.check);
+    }
 }
