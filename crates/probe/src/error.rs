@@ -146,8 +146,9 @@ pub enum ProbeError {
         /// The limit.
         max: usize,
     },
-    /// The server does not offer STARTTLS (not in EHLO/CAPABILITY/CAPA, or an IMAP `PREAUTH`
-    /// greeting, after which STARTTLS is not allowed).
+    /// The server does not offer STARTTLS: not in EHLO/CAPABILITY/CAPA, EHLO refused with a
+    /// 5yz reply (no ESMTP, hence no STARTTLS), no POP3 `CAPA`, or an IMAP `PREAUTH` greeting
+    /// (STARTTLS belongs to the not-authenticated state).
     #[error("capabilities: STARTTLS not offered")]
     StarttlsNotOffered,
     /// The server answered STARTTLS with something else than "go ahead" (SMTP `454`, IMAP

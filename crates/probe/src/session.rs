@@ -380,6 +380,13 @@ async fn smtp_ehlo<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<SmtpReply, ProbeError> {
     let command = format!("EHLO {}", cx.config.ehlo_name);
     let reply = cx.step(step, lines.smtp_command(&command)).await?;
+    if step == Step::Capabilities && reply.code / 100 == 5 {
+        // No ESMTP, so no STARTTLS: a sender falls back to HELO and finds no STARTTLS
+        // (RFC 5321 §3.2; Postfix: "TLS is required, but was not offered").
+        cx.out.starttls_offered = Some(false);
+        quit(cx, lines, Some(App::Smtp)).await;
+        return Err(ProbeError::StarttlsNotOffered);
+    }
     if reply.code != 250 {
         return Err(ProbeError::Protocol {
             step,

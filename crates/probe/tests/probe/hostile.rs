@@ -467,3 +467,50 @@ async fn the_scripted_smtp_server_is_good() {
     let p = probe_local(server, 25, Starttls::Smtp, config()).await;
     assert!(p.error.is_none(), "{:?}", p.error);
 }
+
+/// A server without ESMTP (EHLO refused with 5yz) cannot offer STARTTLS; a temporary refusal
+/// (4yz) is a protocol failure, not "no STARTTLS".
+#[tokio::test]
+async fn an_ehlo_refusal() {
+    let pki = TestPki::self_signed("mail.example");
+    for temporary in [false, true] {
+        let server = MailServer {
+            implicit: false,
+            greeting: "220 mail.example SMTP",
+            respond: if temporary {
+                |l| match crate::support::verb(l, false).1.as_str() {
+                    "EHLO" => Answer::Send("421 4.3.2 try later".into()),
+                    _ => smtp(l, &[]),
+                }
+            } else {
+                |l| match crate::support::verb(l, false).1.as_str() {
+                    "EHLO" => Answer::Send("502 5.5.1 command not recognised".into()),
+                    _ => smtp(l, &[]),
+                }
+            },
+            greeting_tls: None,
+            respond_tls: |l| smtp(l, &[]),
+            acceptor: pki.acceptor(),
+        }
+        .start()
+        .await;
+        let p = probe_local(server, 25, Starttls::Smtp, config()).await;
+        if !temporary {
+            assert!(
+                matches!(p.error, Some(ProbeError::StarttlsNotOffered)),
+                "{:?}",
+                p.error
+            );
+            assert_eq!(p.starttls_offered, Some(false));
+            assert_eq!(p.result_type(), Some("starttls-not-supported"));
+        } else {
+            let Some(ProbeError::Protocol { step, reply, .. }) = &p.error else {
+                panic!("{:?}", p.error)
+            };
+            assert_eq!(
+                (*step, reply.as_str()),
+                (Step::Capabilities, "421 4.3.2 try later")
+            );
+        }
+    }
+}
