@@ -69,6 +69,9 @@ pub(crate) enum Command {
     /// DANE TLSA records (RFC 6698, RFC 7672): generate and explain.
     #[command(subcommand)]
     Tlsa(TlsaCommand),
+    /// DANE for SMTP (RFC 7672): connect to every MX and say what a DANE sender does.
+    #[command(subcommand)]
+    Dane(DaneCommand),
     /// Check domains: MX, DNSSEC, MTA-STS, TLS-RPT and TLSA as senders will see them.
     Check(CheckArgs),
     /// DNS with DNSSEC validation.
@@ -233,7 +236,7 @@ pub(crate) struct TlsaRolloverArgs {
     #[arg(long, value_name = "DOMAIN")]
     pub(crate) check: Option<String>,
     /// With --check: where to remember when each record was first seen.
-    #[arg(long, value_name = "FILE", requires = "check")]
+    #[arg(long, value_name = "FILE", conflicts_with = "current")]
     pub(crate) state: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
@@ -285,11 +288,64 @@ pub(crate) struct TlsaGenerateArgs {
     pub(crate) json: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum DaneCommand {
+    /// Probe every address of every MX host, verify each presented chain against the TLSA
+    /// records (RFC 7672 §3), and say what a conformant DANE sender does with mail to the
+    /// domain.
+    ///
+    /// With --host, one host and port instead (SMTP rules on 25, 465 and 587; RFC 6698 with
+    /// PKIX usages elsewhere).
+    ///
+    /// Exit status: 0 when every domain is deliverable, 1 when a DANE sender would defer mail to
+    /// one, 2 on usage or runtime errors.
+    Check(DaneCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DaneCheckArgs {
+    /// The mail domains.
+    #[arg(
+        value_name = "DOMAIN",
+        required_unless_present = "host",
+        conflicts_with = "host"
+    )]
+    pub(crate) domains: Vec<String>,
+    /// Check this host instead of a domain's MX hosts.
+    #[arg(long, value_name = "HOST")]
+    pub(crate) host: Option<String>,
+    /// The port of --host (the TLSA name is `_PORT._tcp.HOST`).
+    #[arg(
+        long,
+        default_value_t = 25,
+        value_name = "PORT",
+        requires = "host",
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub(crate) port: u16,
+    /// How TLS starts on --host: smtp, imap, pop3, or none (implicit TLS); by default from
+    /// the port (25 and 587 smtp, 143 imap, 110 pop3, others none).
+    #[arg(long, value_name = "smtp|imap|pop3|none", requires = "host")]
+    pub(crate) starttls: Option<mailsec_probe::Starttls>,
+    /// Seconds allowed for each step of a connection (banner, EHLO, STARTTLS, handshake).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub(crate) timeout: u64,
+    /// How many domains are checked at once.
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) concurrency: u32,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// The domains.
     #[arg(required = true, value_name = "DOMAIN")]
     pub(crate) domains: Vec<String>,
+    /// Do not connect to the MX hosts: DNS and the policy fetch only.
+    #[arg(long)]
+    pub(crate) no_connect: bool,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

@@ -43,6 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Tlsa(cmd) => cmd::tlsa::run(cmd, &cli.net, &mut out),
         Command::Checks(args) => cmd::checks::run(args, &mut out),
         Command::Check(args) => cmd::check::run(args, &cli.net, &mut out),
+        Command::Dane(cmd) => cmd::dane::run(cmd, &cli.net, &mut out),
         Command::Dns(c) => cmd::dns::run(c, &cli.net, &mut out),
         Command::Lab(args) => cmd::lab::lab(args, &mut out),
         Command::Demo(args) => cmd::lab::demo(args, &mut out),

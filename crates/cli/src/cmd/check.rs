@@ -23,9 +23,15 @@ pub(crate) fn run(
         .map(|d| HostName::parse(d).with_context(|| format!("{} is not a domain name", quote(d))))
         .collect::<anyhow::Result<Vec<_>>>()?;
     net::runtime()?.block_on(async {
+        let probe = (!args.no_connect).then(|| {
+            let mut p = mailsec_probe::ProbeConfig::new();
+            p.ports = net_args.lab_ports.unwrap_or_default();
+            p
+        });
         let ctx = mailsec_check::Context {
             resolver: net::resolver(net_args).await?,
             fetch: net::fetch_config(net_args)?,
+            probe,
         };
         let mut reports = Vec::new();
         for d in &domains {
@@ -82,6 +88,23 @@ pub(crate) fn print_report(
         for t in &m.tlsa {
             writeln!(out, "     TLSA    {}", abbreviate(t))?;
         }
+        // What connecting showed, address by address.
+        let connected = r
+            .dane
+            .iter()
+            .flat_map(|d| &d.hosts)
+            .filter(|h| h.host == m.host)
+            .flat_map(|h| &h.results);
+        for a in connected {
+            writeln!(out, "     SMTP    {}", crate::cmd::dane::address_line(a))?;
+        }
+    }
+    if let Some(d) = &r.dane {
+        writeln!(
+            out,
+            "   SENDER    a DANE sender would {}",
+            crate::cmd::dane::verdict_words(&d.verdict)
+        )?;
     }
     match (&r.sts_record, &r.sts_policy) {
         (Some(rec), Some(p)) => writeln!(

@@ -23,6 +23,7 @@ const DEMO: &[&str] = &[
     "sts-mx-mismatch",
     "sts-html",
     "dane-bogus-tlsa",
+    "dane-ee-wrong",
 ];
 
 #[derive(Serialize)]
@@ -188,7 +189,13 @@ pub(crate) fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<Exit> 
         let mut fetch = FetchConfig::new().with_ca_file(&files.ca)?;
         fetch.ports = lab.ports();
         fetch.timeout = Duration::from_secs(5);
-        let ctx = mailsec_check::Context { resolver, fetch };
+        let mut probe = mailsec_probe::ProbeConfig::new();
+        probe.ports = lab.ports();
+        let ctx = mailsec_check::Context {
+            resolver,
+            fetch,
+            probe: Some(probe),
+        };
         if !args.json {
             writeln!(out, "mailsec demo: a lab with {} scenario domains is running on loopback (DNS {}, signed private root).", SCENARIOS.len(), lab.dns_addr())?;
             writeln!(out, "Checking {} of them as a sender would see them.\n", DEMO.len())?;

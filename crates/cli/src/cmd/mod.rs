@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod checks;
+pub(crate) mod dane;
 pub(crate) mod dns;
 pub(crate) mod docs;
 pub(crate) mod lab;

@@ -14,8 +14,9 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let entries = v.as_array().unwrap();
-    // The demo checks four domains: a good one, two misconfigured MTA-STS ones, a broken DANE one.
-    assert_eq!(entries.len(), 4);
+    // The demo checks five domains: a good one, two misconfigured MTA-STS ones, a broken DANE
+    // zone and a forgotten TLSA update.
+    assert_eq!(entries.len(), 5);
     let by_domain = |d: &str| {
         entries
             .iter()
@@ -59,6 +60,9 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
         "=> DANE broken on 1 of 1 MX hosts; MTA-STS not deployed",
         "[P17] policy: the enforce policy permits none of the MX hosts",
         "[H6] policy: Content-Type `text/html",
+        "-> refuse (tlsa-invalid)",
+        "SENDER    a DANE sender would defer (tlsa-invalid)",
+        "SENDER    a DANE sender would deliver (dane)",
     ] {
         assert!(
             human.contains(computed),
@@ -195,6 +199,67 @@ fn commands_follow_the_lab_variables() {
     let o = with_lab(&lab, &["check", "sts-404.test"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("[H4]"), "{}", stdout(&o));
+}
+
+#[test]
+fn dane_check_says_what_a_dane_sender_does() {
+    let lab = start_lab();
+    // Deliverable domains exit 0; the JSON names the record and depth that matched.
+    let o = with_lab(
+        &lab,
+        &[
+            "dane",
+            "check",
+            "dane-ta.test",
+            "dane-pkix-only.test",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["verdict"]["outcome"], "deliver");
+    assert_eq!(v[0]["verdict"]["mechanism"], "dane");
+    assert_eq!(v[0]["verdict"]["reason"], Value::Null);
+    let first = &v[0]["hosts"][0]["results"][0];
+    assert_eq!(first["dane"]["outcome"], "authenticated");
+    assert_eq!(first["dane"]["usage"], 2);
+    assert_eq!(first["dane"]["depth"], 1);
+    assert_eq!(first["dane"]["name"], "mx.dane-ta.test");
+    assert_eq!(v[0]["hosts"][0]["tlsa_lookup"], "NOERROR (secure)");
+    assert_eq!(v[1]["verdict"]["mechanism"], "tls");
+    // A domain a DANE sender defers exits 1, with the TLS-RPT result type.
+    for (domain, reason) in [
+        ("dane-ee-wrong.test", "tlsa-invalid"),
+        ("dane-ta-wrong-name.test", "certificate-host-mismatch"),
+        ("dane-no-starttls.test", "starttls-not-supported"),
+        ("dane-bogus-tlsa.test", "dnssec-invalid"),
+        ("dane-bogus-mx.test", "dnssec-invalid"),
+    ] {
+        let o = with_lab(&lab, &["dane", "check", domain, "--json"]);
+        assert_eq!(o.status.code(), Some(1), "{domain}: {}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v[0]["verdict"]["outcome"], "defer", "{domain}");
+        assert_eq!(v[0]["verdict"]["reason"], reason, "{domain}");
+    }
+    // One host and port, and the text form.
+    let o = with_lab(
+        &lab,
+        &["dane", "check", "--host", "mx.dane-ee.test", "--port", "25"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("== mx.dane-ee.test: deliver (dane)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("matched at depth 0 -> deliver (dane)"),
+        "{text}"
+    );
+    // Usage errors stay one line, exit 2.
+    let o = with_lab(&lab, &["dane", "check"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
 
 #[test]

@@ -324,4 +324,112 @@ fn knot_unbound_postfix_agree_with_mailsec_and_the_table() {
         "Postfix {version}:\n{}\n--- maillog ---\n{log}",
         wrong.join("\n")
     );
+
+    // 3. Per MX host, mailsec's DANE verdict equals posttls-finger's (Postfix's own DANE client),
+    //    for every scenario the real lab serves as the table says.
+    let scenarios: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| {
+            !s.mx
+                .iter()
+                .any(|m| m.tlsa.iter().any(|t| t.is_injected_fault()))
+        })
+        .collect();
+    let mut args = vec![
+        "--resolver",
+        "127.0.0.1:5300",
+        "--trust-anchor",
+        anchor.to_str().unwrap(),
+        "dane",
+        "check",
+        "--json",
+        "--timeout",
+        "5",
+    ];
+    let domains: Vec<String> = scenarios.iter().map(|s| s.domain()).collect();
+    args.extend(domains.iter().map(String::as_str));
+    let mut cmd = vec![mailsec];
+    cmd.extend(args);
+    let ours = lab.exec(&cmd);
+    let reports: Value = serde_json::from_slice(&ours.stdout)
+        .unwrap_or_else(|e| panic!("dane check: {e}: {}", String::from_utf8_lossy(&ours.stderr)));
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), scenarios.len());
+    let mut differ = Vec::new();
+    for (s, report) in scenarios.iter().zip(reports) {
+        let finger = lab.exec(&[
+            "env",
+            &format!("MAIL_CONFIG={}", dir.join("postfix").display()),
+            "posttls-finger",
+            "-c",
+            "-l",
+            "dane",
+            "-t",
+            "5",
+            "-T",
+            "5",
+            &s.domain(),
+        ]);
+        let theirs = posttls_finger_class(
+            &String::from_utf8_lossy(&finger.stderr),
+            &String::from_utf8_lossy(&finger.stdout),
+        );
+        let ours = mailsec_class(report);
+        if theirs != ours {
+            differ.push(format!(
+                "{}: mailsec {ours}, posttls-finger {theirs}",
+                s.domain()
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} of {} hosts differ:\n{}",
+        differ.len(),
+        scenarios.len(),
+        differ.join("\n")
+    );
+}
+
+/// posttls-finger's verdict on the first MX host, in classes both tools can express:
+/// `dane` (Verified), `no-match` (no matching DANE TLSA records), `host-mismatch` (a DANE-TA
+/// name failure), `dnssec` (TLSA or MX lookup failure), `tls` (TLS without authentication) and
+/// `no-tls` (no TLS session: STARTTLS not offered).
+fn posttls_finger_class(stderr: &str, stdout: &str) -> &'static str {
+    let out = format!("{stderr}{stdout}");
+    if out.contains("Verified TLS connection established") {
+        "dane"
+    } else if out.contains("num=62:hostname mismatch") {
+        "host-mismatch"
+    } else if out.contains("num=65:no matching DANE TLSA records") {
+        "no-match"
+    } else if out.contains("TLSA lookup error") || out.contains("type=MX: Host not found") {
+        "dnssec"
+    } else if out.contains("TLS connection established") {
+        "tls"
+    } else {
+        "no-tls"
+    }
+}
+
+/// mailsec's verdict on the first MX host in the same classes, from `dane check --json`.
+fn mailsec_class(report: &Value) -> &'static str {
+    if report["mx"] == "bogus" {
+        return "dnssec";
+    }
+    let first = &report["hosts"][0]["results"][0];
+    let tls = !first["probe"]["tls"].is_null();
+    match (
+        first["verdict"]["outcome"].as_str(),
+        first["verdict"]["mechanism"].as_str(),
+        first["verdict"]["reason"].as_str(),
+    ) {
+        (Some("deliver"), Some("dane"), _) => "dane",
+        (Some("refuse"), _, Some("certificate-host-mismatch")) => "host-mismatch",
+        (Some("refuse"), _, Some("tlsa-invalid")) => "no-match",
+        (Some("refuse"), _, Some("dnssec-invalid")) => "dnssec",
+        _ if report["hosts"][0]["policy"]["policy"] == "unusable" => "dnssec",
+        _ if tls => "tls",
+        _ => "no-tls",
+    }
 }
