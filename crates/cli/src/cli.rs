@@ -160,12 +160,10 @@ or (--check) whether the published ones already cover it and for long enough.
 A DANE sender accepts only a certificate that a TLSA record it has cached matches. A renewal \
 that changes the key therefore goes in four steps (RFC 7671 §8.1):
 
-  1. publish the next key's record beside the current one: \
-`mailsec tlsa rollover --current CERT --next CERT|KEY` prints the set (`3 1 1` of both keys; \
-with --with-issuer also the issuer's `2 1 1`, which survives later key changes);
-  2. wait until every sender's cache holds it: at least two TTLs of the TLSA RRset after it \
-appears; `mailsec tlsa rollover --check DOMAIN --next CERT|KEY` says when (exit 0 safe, 1 not \
-yet, 2 error);
+  1. publish the next key's record beside the current one (`--current CERT --next CERT|KEY`
+     prints the set: `3 1 1` of both keys; --with-issuer adds the issuer's `2 1 1`);
+  2. wait until every sender's cache holds it: two TTLs of the TLSA RRset after it appears
+     (`--check DOMAIN --next CERT|KEY` says when: exit 0 safe, 1 not yet, 2 error);
   3. install the new certificate;
   4. remove the old key's record.
 
@@ -177,9 +175,9 @@ only to derive the public key).
 (DNSSEC-validated, with the global --resolver and --trust-anchor). A host is safe when its \
 RRset is insecure or absent (DANE does not apply to it), holds no usable record, or holds a \
 usable record that covers the next key (`3 1 x` of its key, or `2 1 x` of an issuer in the \
---next chain whose leaf names the host) and that was first seen at least two TTLs ago. When \
-a record was first seen is remembered in the state file. A failed, bogus or indeterminate \
-lookup is not safe.";
+--next chain that the RFC 7672 verifier accepts: path, dates, and the leaf names the host) \
+and that was first seen at least two TTLs ago. When each record was first seen is remembered \
+in the state file. A failed, bogus or indeterminate lookup is not safe.";
 
 const ROLLOVER_AFTER: &str = "\
 Exit status with --check: 0 safe (every MX host that uses DANE covers the next key and has \

@@ -65,11 +65,10 @@ pub(super) fn read_next(path: &Path) -> anyhow::Result<Next> {
     if let Ok(spki) = dane::parse_public_key(&input) {
         return Ok(Next::Key(spki));
     }
+    // DER that none of the three parsers takes. (A DER private key of a type the TLS stack
+    // cannot load lands here too: DER carries no label that would tell it from garbage.)
     match rollover::spki_from_private_key(&input) {
         Ok(spki) => Ok(Next::Key(spki)),
-        Err(RolloverError::UnsupportedPrivateKey) => {
-            bail!("{file}: {}", RolloverError::UnsupportedPrivateKey)
-        }
         Err(_) => bail!("not a PEM or DER certificate, public key or private key: {file}"),
     }
 }
