@@ -145,7 +145,8 @@ pub(crate) enum TlsrptCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TlsaCommand {
-    /// Generate TLSA records from a certificate (chain) or a public key.
+    /// Generate TLSA records from a certificate (chain), a public key, or the chain a server
+    /// presents (--connect).
     Generate(TlsaGenerateArgs),
     /// Renew a certificate without breaking DANE: the records to publish before the new key goes
     /// live, or (--check) whether the published ones already cover it and for long enough.
@@ -247,13 +248,31 @@ pub(crate) struct TlsaGenerateArgs {
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present = "pubkey",
-        conflicts_with = "pubkey"
+        required_unless_present_any = ["pubkey", "connect"],
+        conflicts_with_all = ["pubkey", "connect"]
     )]
     pub(crate) cert: Option<PathBuf>,
     /// A bare public key (PEM PUBLIC KEY or DER SubjectPublicKeyInfo); selector 1 only.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "connect")]
     pub(crate) pubkey: Option<PathBuf>,
+    /// Connect to the server (every address of HOST) and use the chain it presents; PORT
+    /// (default 25) is also the port of the owner name. The owner is HOST unless --name says
+    /// otherwise.
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "port")]
+    pub(crate) connect: Option<String>,
+    /// With --connect: how TLS starts: smtp, imap, pop3, or none (implicit TLS); by default
+    /// from the port (25 and 587 smtp, 143 imap, 110 pop3, others none).
+    #[arg(long, value_name = "smtp|imap|pop3|none", conflicts_with_all = ["cert", "pubkey"])]
+    pub(crate) starttls: Option<mailsec_probe::Starttls>,
+    /// With --connect: seconds allowed for each step of the connection (connect, banner,
+    /// EHLO, STARTTLS, handshake).
+    #[arg(
+        long,
+        default_value_t = 15,
+        value_name = "SECONDS",
+        conflicts_with_all = ["cert", "pubkey"]
+    )]
+    pub(crate) timeout: u64,
     /// Certificate usage: 2 DANE-TA, 3 DANE-EE (0 and 1 are ignored by SMTP clients).
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub(crate) usage: u8,

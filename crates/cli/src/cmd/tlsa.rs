@@ -1,5 +1,6 @@
 //! `mailsec tlsa generate` and `mailsec tlsa rollover`.
 
+mod connect;
 mod rollover;
 mod state;
 
@@ -21,7 +22,7 @@ use crate::output;
 
 pub(crate) fn run(cmd: TlsaCommand, net: &NetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match cmd {
-        TlsaCommand::Generate(args) => generate(args, out),
+        TlsaCommand::Generate(args) => generate(args, net, out),
         TlsaCommand::Rollover(args) => rollover::run(args, net, out),
     }
 }
@@ -63,16 +64,21 @@ struct Generated {
     subject: Option<String>,
 }
 
-fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+fn generate(args: TlsaGenerateArgs, net: &NetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let usage = CertUsage::from(args.usage);
     let selector = Selector::from(args.selector);
     let matching = Matching::from(args.matching);
     let mut notes = Vec::new();
+    let mut warnings = Vec::new();
     let mut records: Vec<(Tlsa, Option<&Certificate>)> = Vec::new();
-    let chain: Vec<Certificate>;
-    let owner_host = match (&args.cert, &args.pubkey) {
-        (_, Some(path)) => {
-            chain = Vec::new();
+    // The chains the records are made from: one from --cert, one per distinct chain the
+    // server's addresses present with --connect, none for --pubkey.
+    let chains: Vec<Vec<Certificate>>;
+    let mut port = args.port;
+    let mut served = None;
+    let owner_host = match (&args.cert, &args.pubkey, &args.connect) {
+        (_, Some(path), _) => {
+            chains = Vec::new();
             if selector != Selector::Spki {
                 bail!(
                     "a bare public key gives selector 1 (SPKI) records only; drop --selector or use --cert"
@@ -87,54 +93,52 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
                 .clone()
                 .context("--name HOST is required with --pubkey")?
         }
-        (Some(path), None) => {
+        (Some(path), None, _) => {
             let input = read_input(path)?;
-            chain = dane::parse_certificates(&input)
-                .map_err(|e| input_error(&e, "certificate", path, input.is_empty()))?;
-            let leaf = &chain[0];
-            let target = match usage {
-                // A trust-anchor usage names a CA: the leaf's issuer when the chain has one.
-                CertUsage::DaneTa | CertUsage::PkixTa => match chain.get(1) {
-                    Some(issuer) => issuer,
-                    None if leaf.is_ca => leaf,
-                    None => bail!(
-                        "usage {} names a CA certificate, but {} holds only a leaf: give the chain (leaf, then issuer) or the CA certificate",
-                        args.usage,
-                        path.display()
-                    ),
-                },
-                _ => leaf,
-            };
-            let data = dane::associate(target.selected(selector)?, matching)?;
-            records.push((Tlsa::new(usage, selector, matching, data), Some(target)));
-            if args.with_issuer {
-                let Some(issuer) = chain.get(1) else {
-                    bail!(
-                        "--with-issuer needs a chain (leaf, then issuer) in {}",
-                        path.display()
-                    );
-                };
-                let ta = Tlsa::new(
-                    CertUsage::DaneTa,
-                    Selector::Spki,
-                    Matching::Sha256,
-                    dane::associate(&issuer.spki, Matching::Sha256)?,
-                );
-                if !records.iter().any(|(t, _)| *t == ta) {
-                    records.push((ta, Some(issuer)));
-                }
-            }
-            owner_host(args.name.as_deref(), leaf, &mut notes)?
+            chains = vec![
+                dane::parse_certificates(&input)
+                    .map_err(|e| input_error(&e, "certificate", path, input.is_empty()))?,
+            ];
+            owner_host(args.name.as_deref(), &chains[0][0], &mut notes)?
         }
-        (None, None) => bail!("give --cert FILE, --pubkey FILE or --connect HOST"),
+        (None, None, Some(target)) => {
+            let (host, p) = connect::split_host_port(target)?;
+            port = p;
+            let owner = match (&args.name, host.parse::<std::net::IpAddr>()) {
+                (Some(n), _) => n.clone(),
+                (None, Ok(_)) => {
+                    bail!("--name HOST is required when --connect gives an address")
+                }
+                (None, Err(_)) => host.clone(),
+            };
+            let owner_name = HostName::parse(&owner)
+                .with_context(|| format!("{} is not a host name", quote(&owner)))?;
+            let got = connect::chains(&args, net, &host, port, owner_name.as_str())?;
+            notes.extend(got.notes);
+            chains = got.chains;
+            served = Some(got.published);
+            owner
+        }
+        (None, None, None) => bail!("give --cert FILE, --pubkey FILE or --connect HOST"),
     };
+    let what = match &args.cert {
+        Some(path) => source_name(path),
+        None => "the presented chain".to_owned(),
+    };
+    for chain in &chains {
+        for r in chain_records(chain, &args, &what)? {
+            if !records.iter().any(|(t, _)| *t == r.0) {
+                records.push(r);
+            }
+        }
+    }
     let host = HostName::parse(&owner_host)
         .with_context(|| format!("{} is not a host name", quote(&owner_host)))?;
-    match usage {
-        CertUsage::PkixTa | CertUsage::PkixEe => {
-            notes.push("SMTP clients ignore PKIX-TA(0) and PKIX-EE(1) records (RFC 7672 §3.1.3); use 3 or 2".into());
-        }
-        _ => {}
+    if matches!(usage, CertUsage::PkixTa | CertUsage::PkixEe) {
+        notes.push(
+            "SMTP clients ignore PKIX-TA(0) and PKIX-EE(1) records (RFC 7672 §3.1.3); use 3 or 2"
+                .into(),
+        );
     }
     if matches!(usage, CertUsage::Unassigned(_) | CertUsage::Private) {
         notes.push(format!(
@@ -142,15 +146,23 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
             args.usage
         ));
     }
-    let owner = TlsaRecord::owner_name(args.port, &args.proto, host.as_str());
+    let owner = TlsaRecord::owner_name(port, &args.proto, host.as_str());
     let set: Vec<Tlsa> = records.iter().map(|(t, _)| t.clone()).collect();
-    let warnings = dane::lint::lint_rrset(&set);
+    warnings.extend(dane::lint::lint_rrset(&set));
     let usable = set
         .iter()
         .filter(|t| t.usability() == dane::Usability::Usable)
         .count();
-    if usable == 1 && !args.with_issuer && chain.get(1).is_some() {
+    if usable == 1
+        && usage == CertUsage::DaneEe
+        && !args.with_issuer
+        && chains.iter().any(|c| c.len() > 1)
+    {
         notes.push("this chain holds the issuer: --with-issuer adds its `2 1 1`".into());
+    }
+    // With --connect: the records published now, against what the server presents.
+    if let Some(published) = served {
+        connect::compare(&published, &chains, &set, &owner, &mut notes, &mut warnings);
     }
     let generated: Vec<Generated> = records
         .into_iter()
@@ -165,6 +177,47 @@ fn generate(args: TlsaGenerateArgs, out: &mut dyn Write) -> anyhow::Result<Exit>
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The records `args` asks for from one chain (leaf first), with the certificate each names.
+fn chain_records<'c>(
+    chain: &'c [Certificate],
+    args: &TlsaGenerateArgs,
+    what: &str,
+) -> anyhow::Result<Vec<(Tlsa, Option<&'c Certificate>)>> {
+    let usage = CertUsage::from(args.usage);
+    let selector = Selector::from(args.selector);
+    let matching = Matching::from(args.matching);
+    let leaf = chain.first().context("no certificate")?;
+    let target = match usage {
+        // A trust-anchor usage names a CA: the leaf's issuer when the chain has one.
+        CertUsage::DaneTa | CertUsage::PkixTa => match chain.get(1) {
+            Some(issuer) => issuer,
+            None if leaf.is_ca => leaf,
+            None => bail!(
+                "usage {} names a CA certificate, but {what} holds only a leaf: give the chain (leaf, then issuer) or the CA certificate",
+                args.usage,
+            ),
+        },
+        _ => leaf,
+    };
+    let data = dane::associate(target.selected(selector)?, matching)?;
+    let mut out = vec![(Tlsa::new(usage, selector, matching, data), Some(target))];
+    if args.with_issuer {
+        let Some(issuer) = chain.get(1) else {
+            bail!("--with-issuer needs a chain (leaf, then issuer) in {what}");
+        };
+        let ta = Tlsa::new(
+            CertUsage::DaneTa,
+            Selector::Spki,
+            Matching::Sha256,
+            dane::associate(&issuer.spki, Matching::Sha256)?,
+        );
+        if !out.iter().any(|(t, _)| *t == ta) {
+            out.push((ta, Some(issuer)));
+        }
+    }
+    Ok(out)
 }
 
 impl Generated {

@@ -762,6 +762,8 @@ impl InLab {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let files = lab.write_files(dir.path()).unwrap();
+        // The PKI as `mailsec lab --export` writes it: pki/<host>.pem (chain) and .key.
+        lab.export(&dir.path().join("export")).unwrap();
         let env = lab
             .env(&files)
             .into_iter()
@@ -1112,4 +1114,289 @@ fn rollover_state_file_default_place_and_corruption() {
         stderr(&o),
         "mailsec: MAILSEC_NOW (for tests only) must be Unix seconds\n"
     );
+}
+
+// --- tlsa generate --connect ---------------------------------------------------------------------
+
+/// `owner usage selector matching data` from a zone-file line as mailsec, danetool
+/// (`owner IN TLSA ( 03 01 01 hex )`) or ldns-dane (`owner TTL IN TLSA 3 1 1 hex`) print it.
+fn tlsa_fields(line: &str) -> (String, u8, u8, u8, String) {
+    let tokens: Vec<&str> = line
+        .split_whitespace()
+        .filter(|t| *t != "(" && *t != ")")
+        .collect();
+    let i = tokens
+        .iter()
+        .position(|t| *t == "TLSA")
+        .unwrap_or_else(|| panic!("no TLSA in `{line}`"));
+    let n = |k: usize| tokens[i + k].parse::<u8>().unwrap();
+    (
+        tokens[0].to_owned(),
+        n(1),
+        n(2),
+        n(3),
+        tokens[i + 4..].concat().to_ascii_lowercase(),
+    )
+}
+
+/// Runs an oracle that may fail: (exit code, stdout, stderr).
+fn oracle(program: &str, args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `{program}` ({e}): this test needs gnutls-bin (danetool) and ldnsutils (ldns-dane); scripts/test installs them")
+        });
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn generate_connect_equals_the_exported_certificate_danetool_and_ldns_dane() {
+    let lab = InLab::start();
+    let pki = lab.dir.path().join("export/pki");
+    for scenario in ["dane-ee", "dane-ee-and-ta", "dane-ta", "dane-ee-expired"] {
+        let host = lab.mx(scenario).host.clone();
+        let chain = pki.join(format!("{host}.pem"));
+        let chain_text = std::fs::read_to_string(&chain).unwrap();
+        let leaf = lab.file(&format!("{host}-leaf.pem"), first_pem(&chain_text));
+        let issuer = lab.file(
+            &format!("{host}-issuer.pem"),
+            &chain_text[first_pem(&chain_text).len()..],
+        );
+        let chain = chain.to_str().unwrap();
+        for (u, sel, m) in [
+            ("3", "1", "1"),
+            ("3", "1", "2"),
+            ("3", "0", "1"),
+            ("3", "0", "2"),
+            ("3", "1", "0"),
+            ("2", "1", "1"),
+            ("2", "0", "1"),
+            ("2", "1", "2"),
+        ] {
+            let what = format!("{host} {u} {sel} {m}");
+            let params = ["--usage", u, "--selector", sel, "--matching", m];
+            let mut args = vec!["tlsa", "generate", "--connect", &host];
+            args.extend(params);
+            let connected = lab.run(&args, &[]);
+            assert_eq!(
+                connected.status.code(),
+                Some(0),
+                "{what}: {}",
+                stderr(&connected)
+            );
+            let mut args = vec!["tlsa", "generate", "--cert", chain, "--name", &host];
+            args.extend(params);
+            let from_file = mailsec(&args);
+            assert_eq!(stdout(&connected), stdout(&from_file), "{what}");
+            let ours = tlsa_fields(stdout(&connected).trim_end());
+            assert_eq!(ours.0, format!("_25._tcp.{host}."), "{what}");
+
+            // danetool: the certificate to hash is given alone (--ca for a trust anchor:
+            // loaded with the whole chain, it hashes the first certificate, the leaf); it
+            // knows SHA2-256 and SHA2-512 only.
+            if m != "0" {
+                let mut args = vec![
+                    "--tlsa-rr",
+                    "--load-certificate",
+                    if u == "2" { &issuer } else { &leaf },
+                    "--host",
+                    &host,
+                    "--port",
+                    "25",
+                ];
+                if sel == "0" {
+                    args.push("--x509");
+                }
+                if m == "2" {
+                    args.extend(["--hash", "sha512"]);
+                }
+                if u == "2" {
+                    args.push("--ca");
+                }
+                let (code, out, err) = oracle("danetool", &args);
+                assert_eq!(code, 0, "danetool {args:?}: {err}");
+                assert_eq!(tlsa_fields(out.trim_end()), ours, "danetool, {what}");
+            }
+
+            // ldns-dane: -n, because it checks names even for DANE-EE (below); for 2 x x,
+            // -o 0 selects the last certificate of the presented chain (below).
+            let mut args = vec!["-n", "-c", chain];
+            if u == "2" {
+                args.extend(["-o", "0"]);
+            }
+            args.extend(["create", &host, "25", u, sel, m]);
+            let (code, out, err) = oracle("ldns-dane", &args);
+            assert_eq!(code, 0, "ldns-dane {args:?}: {err}");
+            assert_eq!(tlsa_fields(out.trim_end()), ours, "ldns-dane, {what}");
+        }
+    }
+
+    // Where the tools ignore an RFC 7672 rule, the difference, named.
+    let pki_chain = |scenario: &str| {
+        pki.join(format!("{}.pem", lab.mx(scenario).host))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // 1. DANE-EE binds the key, not the names (RFC 7672 §3.1.1): mailsec makes the 3 1 1 of a
+    //    certificate for another name; ldns-dane refuses without -n.
+    let wrong = lab.mx("dane-ta-wrong-name").host.clone();
+    let o = lab.run(&["tlsa", "generate", "--connect", &wrong], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (code, _, err) = oracle(
+        "ldns-dane",
+        &[
+            "-c",
+            &pki_chain("dane-ta-wrong-name"),
+            "create",
+            &wrong,
+            "25",
+            "3",
+            "1",
+            "1",
+        ],
+    );
+    assert_ne!(code, 0, "ldns-dane now ignores names for DANE-EE: {err}");
+    assert!(err.contains("does not match the server name"), "{err}");
+    let (_, out, _) = oracle(
+        "ldns-dane",
+        &[
+            "-n",
+            "-c",
+            &pki_chain("dane-ta-wrong-name"),
+            "create",
+            &wrong,
+            "25",
+            "3",
+            "1",
+            "1",
+        ],
+    );
+    assert_eq!(
+        tlsa_fields(out.trim_end()),
+        tlsa_fields(stdout(&o).trim_end())
+    );
+    // 2. A DANE-TA record must name a certificate the server sends (RFC 7672 §3.1.2): mailsec's
+    //    2 x x names the leaf's issuer from the presented chain. ldns-dane by default names the
+    //    self-signed root at the end of the validation path, which the server does not send, and
+    //    so refuses the lab's chain (leaf + intermediate).
+    let eeta = lab.mx("dane-ee-and-ta").host.clone();
+    let (code, _, err) = oracle(
+        "ldns-dane",
+        &[
+            "-n",
+            "-c",
+            &pki_chain("dane-ee-and-ta"),
+            "create",
+            &eeta,
+            "25",
+            "2",
+            "1",
+            "1",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("did not end in a self-signed certificate"),
+        "{err}"
+    );
+    // And the 2 1 1 mailsec makes is the one the lab publishes for that host.
+    let o = lab.run(
+        &["tlsa", "generate", "--connect", &eeta, "--with-issuer"],
+        &[],
+    );
+    assert!(
+        stderr(&o).contains("already publishes these records"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn generate_connect_options_and_failures() {
+    let lab = InLab::start();
+    let host = lab.mx("dane-ee").host.clone();
+    let addr = lab.mx("dane-ee").addr.to_string();
+    let expected = stdout(&lab.run(&["tlsa", "generate", "--connect", &host], &[]));
+    // HOST:PORT, an address with --name, and --starttls smtp say the same.
+    let with_port = format!("{host}:25");
+    for args in [
+        vec!["--connect", &with_port],
+        vec!["--connect", &addr, "--name", &host],
+        vec!["--connect", &host, "--starttls", "smtp"],
+    ] {
+        let mut all = vec!["tlsa", "generate"];
+        all.extend(args.iter().copied());
+        let o = lab.run(&all, &[]);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), expected, "{args:?}");
+    }
+    // The published RRset is compared with what the server presents.
+    let o = lab.run(&["tlsa", "generate", "--connect", &host], &[]);
+    assert!(
+        stderr(&o).contains("_25._tcp.mx.dane-ee.test. already publishes these records"),
+        "{}",
+        stderr(&o)
+    );
+    // dane-ee-wrong publishes a 3 1 1 that matches nothing the server presents.
+    let wrong = lab.mx("dane-ee-wrong").host.clone();
+    let o = lab.run(&["tlsa", "generate", "--connect", &wrong], &[]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("does not match the certificate the server presents") && err.contains("[D12]"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not published at _25._tcp.mx.dane-ee-wrong.test. yet"),
+        "{err}"
+    );
+
+    let no_tls = lab.mx("dane-no-starttls").host.clone();
+    for (args, code, says) in [
+        (
+            vec!["--connect", no_tls.as_str()],
+            2,
+            format!("mailsec: no certificate chain from {no_tls} port 25: "),
+        ),
+        (
+            vec!["--connect", &addr],
+            2,
+            "mailsec: --name HOST is required when --connect gives an address".to_owned(),
+        ),
+        (
+            vec!["--connect", "nowhere.dane-ee.test"],
+            2,
+            "mailsec: no address for nowhere.dane-ee.test (A: NXDOMAIN, secure; AAAA: NXDOMAIN, secure)".to_owned(),
+        ),
+        (
+            vec!["--connect", &host, "--port", "25"],
+            2,
+            "cannot be used with".to_owned(),
+        ),
+        (
+            vec!["--cert", "x.pem", "--starttls", "smtp"],
+            2,
+            "cannot be used with".to_owned(),
+        ),
+        (
+            vec!["--connect", "mx:0"],
+            2,
+            "the port must be 1-65535".to_owned(),
+        ),
+    ] {
+        let mut all = vec!["tlsa", "generate"];
+        all.extend(args.iter().copied());
+        let o = lab.run(&all, &[("MAILSEC_NOW", "0")]);
+        assert_eq!(o.status.code(), Some(code), "{args:?}");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(&says), "{args:?}: {err}");
+        assert!(o.stdout.is_empty());
+    }
 }
