@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -63,15 +64,18 @@ pub(crate) async fn start(
         if failed {
             continue;
         }
+        // One session cache for every host, instead of 25 KiB of cache per host.
+        let sessions: Arc<dyn StoresServerSessions> = ServerSessionMemoryCache::new(4096);
         let mut tasks = Vec::new();
         for (h, listener) in hosts.iter().zip(bound) {
             let acceptor = if h.starttls {
-                let config = rustls::ServerConfig::builder_with_provider(provider.clone())
+                let mut config = rustls::ServerConfig::builder_with_provider(provider.clone())
                     .with_safe_default_protocol_versions()
                     .map_err(|e| LabError::Tls(e.to_string()))?
                     .with_no_client_auth()
                     .with_single_cert(h.issued.chain.clone(), h.issued.private_key())
                     .map_err(|e| LabError::Tls(e.to_string()))?;
+                config.session_storage = sessions.clone();
                 Some(TlsAcceptor::from(Arc::new(config)))
             } else {
                 None
