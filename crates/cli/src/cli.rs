@@ -41,12 +41,13 @@ pub(crate) struct NetArgs {
     /// CA certificates (PEM) to trust for HTTPS instead of the built-in Mozilla roots.
     #[arg(long, global = true, env = "MAILSEC_CA_FILE", value_name = "FILE")]
     pub(crate) ca_file: Option<PathBuf>,
-    /// FOR LABS AND TESTING ONLY: connect to these ports instead of 25 (SMTP) and 443 (HTTPS).
+    /// FOR LABS AND TESTING ONLY: connect to these ports instead of the standard ones (25 SMTP,
+    /// 443 HTTPS, 465, 587, 993, 995 ...); what is looked up (`_25._tcp`) never changes.
     #[arg(
         long,
         global = true,
         env = "MAILSEC_LAB_PORTS",
-        value_name = "25=PORT,443=PORT"
+        value_name = "PORT=PORT,..."
     )]
     pub(crate) lab_ports: Option<mailsec_core::ports::PortMap>,
     /// Seconds allowed for a whole DNS lookup: the answer, the DS and DNSKEY records that
