@@ -97,6 +97,9 @@ pub struct DaneContext {
     pub probe: ProbeConfig,
     /// The time certificates are checked at (RFC 7672 §3.1.2 paths); `None` is now.
     pub now: Option<SystemTime>,
+    /// Roots for PKIX-TA(0)/PKIX-EE(1) records on ports other than SMTP's (RFC 6698 §2.1.1):
+    /// the same store as the policy fetch (Mozilla's, or `--ca-file`).
+    pub pkix_roots: std::sync::Arc<rustls::RootCertStore>,
 }
 
 impl DaneContext {
@@ -264,7 +267,7 @@ async fn check_host(
                 reference_ids: &reference_ids,
                 service,
                 now,
-                pkix_roots: &[],
+                pkix_roots: &ctx.pkix_roots.roots,
             })),
             _ => None,
         };

@@ -346,6 +346,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
                 resolver: ctx.resolver.clone(),
                 probe: probe.clone(),
                 now: None,
+                pkix_roots: ctx.fetch.roots.clone(),
             };
             let report = dane::check(&dctx, &dane::Target::Domain(domain.clone())).await;
             for f in connection_findings(&report) {

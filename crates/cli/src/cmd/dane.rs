@@ -60,6 +60,7 @@ fn check_command(
             resolver: net::resolver(net_args).await?,
             probe,
             now: None,
+            pkix_roots: net::fetch_config(net_args)?.roots,
         };
         // Results come back in the order given, whatever order they finish in.
         let reports: Vec<DaneReport> = futures_util::stream::iter(targets.iter())

@@ -256,6 +256,26 @@ fn dane_check_says_what_a_dane_sender_does() {
         text.contains("matched at depth 0 -> deliver (dane)"),
         "{text}"
     );
+    // Another service: implicit TLS on 443 (the policy host), no TLSA records there.
+    let o = with_lab(
+        &lab,
+        &[
+            "dane",
+            "check",
+            "--host",
+            "mta-sts.sts-enforce.test",
+            "--port",
+            "443",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let host = &v[0]["hosts"][0];
+    assert_eq!(host["tlsa_name"], "_443._tcp.mta-sts.sts-enforce.test");
+    assert_eq!(host["results"][0]["probe"]["starttls"], "none");
+    assert_eq!(host["results"][0]["probe"]["tls"]["version"], "TLSv1.3");
+    assert_eq!(v[0]["verdict"]["mechanism"], "opportunistic");
     // Usage errors stay one line, exit 2.
     let o = with_lab(&lab, &["dane", "check"]);
     assert_eq!(o.status.code(), Some(2));
