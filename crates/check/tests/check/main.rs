@@ -304,7 +304,7 @@ async fn dane_check_gives_the_tables_verdict_for_every_scenario() {
         resolver,
         probe,
         now: None,
-        pkix_roots: mailsec_fetch::FetchConfig::new()
+        pkix_roots: FetchConfig::new()
             .with_ca_file(&files.ca)
             .unwrap()
             .roots,
