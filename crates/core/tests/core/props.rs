@@ -154,3 +154,34 @@ proptest! {
         prop_assert_eq!(t.to_string().parse::<Tlsa>().unwrap(), t);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The verifier never panics on untrusted chains and RRsets, and what it authenticates
+    /// matches the certificate at the depth it names.
+    #[test]
+    fn dane_verify_never_panics(
+        chain in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..4),
+        rdata in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..6),
+        other in any::<bool>(),
+    ) {
+        let tlsa: Vec<Tlsa> = rdata.iter().filter_map(|r| Tlsa::from_rdata(r).ok()).collect();
+        let service = if other { dane::Service::Other } else { dane::Service::Smtp };
+        let refs = [HostName::parse("mx.example.com").unwrap()];
+        let outcome = dane::verify(&dane::DaneInput {
+            chain: &chain,
+            tlsa: &tlsa,
+            reference_ids: &refs,
+            service,
+            now: pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_780_272_000)),
+            pkix_roots: &[],
+        });
+        if let dane::DaneOutcome::Authenticated(a) = outcome {
+            let m = dane::match_records(&chain, &tlsa, service);
+            prop_assert!(m.iter().any(|r| r.record == a.record && r.matches.contains(&a.depth)));
+        }
+        let _ = dane::lint::lint_rrset(&tlsa);
+        let _ = dane::lint::lint_against_chain(&tlsa, &chain, &[], &|_| false);
+    }
+}
