@@ -10,7 +10,7 @@ use mailsec_core::dane::{
 };
 use mailsec_core::{Diagnostic, HostName};
 use mailsec_dns::{LookupError, Resolver, Response};
-use mailsec_probe::{AddrProbe, ProbeConfig, ProbeError, Starttls, Step, probe_host};
+use mailsec_probe::{AddrProbe, ProbeConfig, ProbeError, Starttls, Step, probe_host_with_sni};
 use pki_types::UnixTime;
 
 use crate::states;
@@ -230,11 +230,23 @@ async fn check_host(
     next_hop: Option<&str>,
     mx_state: DnsState,
 ) -> HostReport {
-    let tlsa_name = format!("_{port}._tcp.{host}");
-    let (probe, tlsa_lookup) = tokio::join!(
-        probe_host(&ctx.resolver, host, port, starttls, &ctx.probe),
-        ctx.resolver.tlsa(&tlsa_name)
-    );
+    // RFC 7672 §2.2.3, RFC 7671 §7: behind a secure CNAME chain the TLSA base domain is the
+    // expanded name first, the original name when the expanded one has no TLSA records.
+    let a = ctx.resolver.ipv4(host).await;
+    let mut bases = states::tlsa_bases(host, &a).into_iter();
+    let mut base = bases.next().unwrap_or_else(|| host.to_owned());
+    let mut tlsa_name = format!("_{port}._tcp.{base}");
+    let mut tlsa_lookup = ctx.resolver.tlsa(&tlsa_name).await;
+    for fallback in bases {
+        if states::tlsa(&tlsa_lookup) != TlsaState::Absent {
+            break;
+        }
+        base = fallback;
+        tlsa_name = format!("_{port}._tcp.{base}");
+        tlsa_lookup = ctx.resolver.tlsa(&tlsa_name).await;
+    }
+    // SNI is the TLSA base domain (RFC 7672 §8.1).
+    let probe = probe_host_with_sni(&ctx.resolver, host, &base, port, starttls, &ctx.probe).await;
     let (_, address_state) = states::addresses(&probe.a, &probe.aaaa);
     let tlsa = states::tlsa(&tlsa_lookup);
     // RFC 7672 §2.2.1-§2.2.2: the TLSA records count only behind a secure MX RRset and secure
@@ -247,7 +259,7 @@ async fn check_host(
     };
     let policy = dane::host_policy(mx_state, address_state, &policy_tlsa);
     let service = service_for_port(port);
-    let reference_ids = states::reference_ids(host, host, next_hop, mx_state == DnsState::Secure);
+    let reference_ids = states::reference_ids(&base, host, next_hop, mx_state == DnsState::Secure);
     let now = ctx.now();
     let records: &[dane::Tlsa] = match &tlsa {
         TlsaState::Records(r) => r,

@@ -63,6 +63,30 @@ pub fn tlsa(r: &Result<Response<Tlsa>, LookupError>) -> TlsaState {
     }
 }
 
+/// RFC 7672 §2.2.3 and RFC 7671 §7: the TLSA base domains to try for `host`, in order. When its
+/// address records were reached through CNAMEs that are all secure, the fully expanded name
+/// comes first and `host` second; otherwise `host` alone (an insecure CNAME makes what follows
+/// insecure, RFC 7672 §2.1.3).
+pub fn tlsa_bases<T>(host: &str, a: &Result<Response<T>, LookupError>) -> Vec<String> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    match a {
+        Ok(Response::Records(answer))
+            if !answer.cnames.is_empty() && answer.security == Security::Secure =>
+        {
+            let expanded = answer
+                .canonical_name
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
+            if expanded == host {
+                vec![host]
+            } else {
+                vec![expanded, host]
+            }
+        }
+        _ => vec![host],
+    }
+}
+
 /// RFC 7672 §3.2.2: the names a DANE-TA certificate may carry: the TLSA base domain, the MX
 /// host name, and the next-hop domain when the MX RRset is secure. Names that are not host
 /// names are left out (they cannot appear in a certificate's DNS names).
@@ -197,6 +221,34 @@ mod tests {
         ] {
             assert_eq!(tlsa(&Err(e)), TlsaState::Failed);
         }
+    }
+
+    #[test]
+    fn a_secure_cname_chain_puts_the_expanded_name_first() {
+        let via_cname = |security| -> Result<Response<IpAddr>, LookupError> {
+            Ok(Response::Records(Answer {
+                records: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+                security,
+                canonical_name: "Host.Provider.example.".into(),
+                cnames: vec![("mx.example.com.".into(), "host.provider.example.".into())],
+                ttl: 60,
+                signer: None,
+            }))
+        };
+        assert_eq!(
+            tlsa_bases("mx.example.com", &via_cname(Security::Secure)),
+            ["host.provider.example", "mx.example.com"]
+        );
+        assert_eq!(
+            tlsa_bases("mx.example.com", &via_cname(Security::Insecure)),
+            ["mx.example.com"]
+        );
+        let direct = answer(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)], Security::Secure);
+        assert_eq!(tlsa_bases("MX.example.com.", &direct), ["mx.example.com"]);
+        assert_eq!(
+            tlsa_bases::<IpAddr>("mx.example.com", &Err(LookupError::Timeout)),
+            ["mx.example.com"]
+        );
     }
 
     #[test]
