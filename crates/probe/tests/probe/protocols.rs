@@ -441,3 +441,37 @@ async fn json_shape() {
     assert!(json["timings"][0]["ms"].is_number());
     assert!(json["elapsed_ms"].is_number());
 }
+
+/// IPv6: the same SMTP dialogue to `::1`, dialled by address (RFC 7672 §2.2.2 asks for every
+/// address of a host, AAAA included).
+#[tokio::test]
+async fn smtp_starttls_over_ipv6() {
+    let pki = TestPki::self_signed("mail.example");
+    let server = MailServer {
+        implicit: false,
+        greeting: "220 mail.example ESMTP",
+        respond: |l| smtp(l, &["STARTTLS"]),
+        greeting_tls: None,
+        respond_tls: |l| smtp(l, &["PIPELINING"]),
+        acceptor: pki.acceptor(),
+    }
+    .start_at(std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST))
+    .await;
+    let mut c = config();
+    c.ports = mailsec_core::ports::PortMap::from([(25, server.port())]);
+    let p = crate::support::within(mailsec_probe::probe_addr(
+        std::net::SocketAddr::new(server.ip(), 25),
+        "mail.example",
+        Starttls::Smtp,
+        &c,
+    ))
+    .await;
+    assert!(p.error.is_none(), "{:?}", p.error);
+    assert_eq!(p.addr, std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST));
+    assert_eq!(p.dialled(), server);
+    assert_eq!(p.tls.as_ref().unwrap().version, "TLSv1.3");
+    assert_eq!(
+        p.chain.iter().map(|c| c.der.clone()).collect::<Vec<_>>(),
+        pki.ders()
+    );
+}

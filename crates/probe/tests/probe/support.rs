@@ -1,7 +1,7 @@
 //! Test servers on 127.0.0.1 (scripted mail dialogues, TLS with rcgen certificates) and helpers.
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,7 +58,16 @@ where
     F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    serve_at(IpAddr::V4(Ipv4Addr::LOCALHOST), session).await
+}
+
+/// Starts a server on `ip` (127.0.0.1 or ::1) that runs `session` for every connection.
+pub(crate) async fn serve_at<F, Fut>(ip: IpAddr, session: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let session = Arc::new(session);
     tokio::spawn(async move {
@@ -204,8 +213,13 @@ pub(crate) struct MailServer {
 
 impl MailServer {
     pub(crate) async fn start(self) -> SocketAddr {
+        self.start_at(IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+    }
+
+    /// The same server on another loopback address (`::1` for IPv6).
+    pub(crate) async fn start_at(self, ip: IpAddr) -> SocketAddr {
         let server = Arc::new(self);
-        serve(move |tcp| {
+        serve_at(ip, move |tcp| {
             let server = server.clone();
             async move {
                 let tcp = if server.implicit {
