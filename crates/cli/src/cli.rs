@@ -417,7 +417,7 @@ pub(crate) struct LabArgs {
     /// Each is a signed zone with one MX host on its own 127.2.x.y address: TLSA 3 1 1 and
     /// 2 1 1, an enforce MTA-STS policy, a TLS-RPT record. Every 10th domain's TLSA matches
     /// nothing, every 25th MX offers no STARTTLS. --list and --export include them. Every MX
-    /// host has its own listener: N above about 700 needs a higher open-files limit
+    /// host has its own listener: N above about 850 needs a higher open-files limit
     /// (`ulimit -n`) than the usual 1024.
     #[arg(long, default_value_t = 0, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=i64::from(mailsec_lab::scale::MAX_SCALE)))]

@@ -53,7 +53,7 @@ use crate::scenario::{MxCert, SCENARIOS, Scenario, Verdict};
 
 /// File descriptors the lab wants beyond one per listener: accepted connections, the runtime,
 /// files.
-const FD_MARGIN: u64 = 256;
+const FD_MARGIN: u64 = 128;
 /// `EMFILE` on Linux and the BSDs: the process hit its open-files limit.
 const EMFILE: i32 = 24;
 

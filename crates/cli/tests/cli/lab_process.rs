@@ -171,6 +171,6 @@ fn too_low_an_open_files_limit_is_one_line_naming_it() {
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("RLIMIT_NOFILE is 300"), "{err}");
-    assert!(err.contains("ulimit -n 805"), "{err}");
+    assert!(err.contains("ulimit -n 677"), "{err}");
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
 }
