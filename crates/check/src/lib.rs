@@ -16,6 +16,7 @@ use mailsec_core::dane::{Tlsa, Usability};
 
 pub mod dane;
 pub mod states;
+pub mod verdict;
 use mailsec_core::mta_sts::{self, Mode, Policy, StsRecord};
 use mailsec_core::tlsrpt::{self, TlsRptRecord};
 use mailsec_core::{Check, Diagnostic, HostName, Severity};
@@ -54,6 +55,13 @@ pub struct DomainReport {
     /// (when connecting).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dane: Option<dane::DaneReport>,
+    /// What a conformant sender (RFC 7672 and RFC 8461, DANE first) does with mail to the
+    /// domain (when connecting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<mailsec_core::dane::Verdict>,
+    /// The same, per MX host and address, with what decided each host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<verdict::SenderView>,
     /// What senders will do, in one line.
     pub summary: Summary,
 }
@@ -239,6 +247,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     // MTA-STS (RFC 8461 §3).
     let mut sts_record = None;
     let mut sts_policy = None;
+    let mut sts_lookup_failed = false;
     let mut mta_sts = "not deployed".to_owned();
     match r.txt(&format!("_mta-sts.{d}")).await {
         Ok(Response::Records(a)) => {
@@ -261,6 +270,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
             ),
         ),
         Err(e) => {
+            sts_lookup_failed = true;
             mta_sts = "unknown (lookup failed)".to_owned();
             push(
                 "mta-sts",
@@ -356,6 +366,14 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
         }
         None => None,
     };
+    let sender = dane_report.as_ref().map(|report| {
+        let sts = match (&sts_policy, sts_lookup_failed) {
+            (Some(p), _) => verdict::Sts::Policy(p.clone()),
+            (None, true) => verdict::Sts::LookupFailed,
+            (None, false) => verdict::Sts::None,
+        };
+        verdict::sender_verdict(report, &sts, &ctx.fetch.roots.roots, None)
+    });
 
     let required = mx.iter().filter(|m| m.dane == DaneState::Required).count();
     let failed = mx.iter().filter(|m| m.dane == DaneState::Failed).count();
@@ -393,6 +411,8 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
         tlsrpt: tlsrpt_record,
         findings,
         dane: dane_report,
+        verdict: sender.as_ref().map(|s| s.verdict.clone()),
+        sender,
         summary: Summary {
             dane,
             mta_sts,

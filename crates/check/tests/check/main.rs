@@ -187,6 +187,20 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
         );
     }
     expect(r.dane.is_some(), "the checker connects".into());
+    // The sender's verdict (RFC 7672 and RFC 8461, DANE first) is the table's.
+    let want = table_verdict(s.expected);
+    let got = r.verdict.as_ref().map(|v| {
+        let v = serde_json::to_value(v).unwrap();
+        (
+            v["outcome"].as_str().unwrap_or("?").to_owned(),
+            v["reason"].as_str().map(str::to_owned),
+            v["mechanism"].as_str().map(str::to_owned),
+        )
+    });
+    expect(
+        got.as_ref() == Some(&want),
+        format!("verdict {got:?}, table {want:?}"),
+    );
     // TLS-RPT.
     let tlsrpt = if s.tlsrpt.is_some() { "yes" } else { "no" };
     expect(
@@ -261,6 +275,19 @@ async fn every_scenario_is_seen_as_the_table_says() {
     );
 }
 
+/// The table's verdict as `(outcome, reason, mechanism)`: MTA-STS testing delivers as without a
+/// policy (failures are only reported, RFC 8461 §5).
+fn table_verdict(v: Verdict) -> (String, Option<String>, Option<String>) {
+    let (o, r, m) = match v {
+        Verdict::Dane => ("deliver", None, Some("dane")),
+        Verdict::Sts => ("deliver", None, Some("mta-sts")),
+        Verdict::MandatoryTls => ("deliver", None, Some("tls")),
+        Verdict::StsTesting | Verdict::Opportunistic => ("deliver", None, Some("opportunistic")),
+        Verdict::Defer(r) => ("defer", Some(r), None),
+    };
+    (o.to_owned(), r.map(str::to_owned), m.map(str::to_owned))
+}
+
 /// What a DANE-only sender (RFC 7672, no MTA-STS) does for a scenario, from the table: the
 /// table's verdict where DANE or DNS decides (the MX publishes TLSA records, or the zone is
 /// bogus), opportunistic delivery elsewhere (MTA-STS verdicts do not bind a DANE-only sender).
@@ -304,10 +331,7 @@ async fn dane_check_gives_the_tables_verdict_for_every_scenario() {
         resolver,
         probe,
         now: None,
-        pkix_roots: FetchConfig::new()
-            .with_ca_file(&files.ca)
-            .unwrap()
-            .roots,
+        pkix_roots: FetchConfig::new().with_ca_file(&files.ca).unwrap().roots,
     };
     let mut tasks = Vec::new();
     for s in SCENARIOS {
