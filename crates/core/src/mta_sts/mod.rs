@@ -1,10 +1,12 @@
-//! MTA-STS, RFC 8461: the `_mta-sts` TXT record (§3.1), the policy body (§3.2) and MX matching
-//! (§4.1).
+//! MTA-STS, RFC 8461: the `_mta-sts` TXT record (§3.1), the policy body (§3.2), MX matching
+//! (§4.1) and applying a policy to an MX host (§4.2, §5).
 
+pub mod apply;
 pub mod pattern;
 pub mod policy;
 pub mod record;
 
+pub use apply::{PkixFailure, StsConnection, validate_certificate};
 pub use pattern::{MxPattern, PatternError};
 pub use policy::{MaxAge, Mode, Policy, PolicyError, lint_mx_coverage, lint_policy};
 pub use record::{PolicyId, RecordError, StsRecord, discover, lint_record, lint_record_set};
