@@ -99,11 +99,11 @@ pub(crate) fn print_report(
             writeln!(out, "     SMTP    {}", crate::cmd::dane::address_line(a))?;
         }
     }
-    if let Some(d) = &r.dane {
+    if let Some(v) = &r.verdict {
         writeln!(
             out,
-            "   SENDER    a DANE sender would {}",
-            crate::cmd::dane::verdict_words(&d.verdict)
+            "   SENDER    a conformant sender (DANE first, then MTA-STS) would {}",
+            crate::cmd::dane::verdict_words(v)
         )?;
     }
     match (&r.sts_record, &r.sts_policy) {

@@ -43,6 +43,44 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
     assert_eq!(good["report"]["sts_policy"]["mode"], "enforce");
     assert!(codes(by_domain("sts-html.test")).contains(&"H6/error".to_owned()));
     assert!(codes(by_domain("dane-bogus-tlsa.test")).contains(&"D2/error".to_owned()));
+    // The sender's verdict, computed (RFC 7672 and RFC 8461 together).
+    for (domain, outcome, reason, mechanism) in [
+        (
+            "dane-and-sts.test",
+            "deliver",
+            Value::Null,
+            Value::from("dane"),
+        ),
+        (
+            "sts-mx-mismatch.test",
+            "defer",
+            Value::from("validation-failure"),
+            Value::Null,
+        ),
+        (
+            "sts-html.test",
+            "deliver",
+            Value::Null,
+            Value::from("opportunistic"),
+        ),
+        (
+            "dane-bogus-tlsa.test",
+            "defer",
+            Value::from("dnssec-invalid"),
+            Value::Null,
+        ),
+        (
+            "dane-ee-wrong.test",
+            "defer",
+            Value::from("tlsa-invalid"),
+            Value::Null,
+        ),
+    ] {
+        let v = &by_domain(domain)["report"]["verdict"];
+        assert_eq!(v["outcome"], outcome, "{domain}");
+        assert_eq!(v["reason"], reason, "{domain}");
+        assert_eq!(v["mechanism"], mechanism, "{domain}");
+    }
     assert_eq!(
         by_domain("dane-bogus-tlsa.test")["report"]["summary"]["dane"],
         "broken on 1 of 1 MX hosts"
@@ -61,8 +99,9 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
         "[P17] policy: the enforce policy permits none of the MX hosts",
         "[H6] policy: Content-Type `text/html",
         "-> refuse (tlsa-invalid)",
-        "SENDER    a DANE sender would defer (tlsa-invalid)",
-        "SENDER    a DANE sender would deliver (dane)",
+        "SENDER    a conformant sender (DANE first, then MTA-STS) would defer (tlsa-invalid)",
+        "SENDER    a conformant sender (DANE first, then MTA-STS) would deliver (dane)",
+        "SENDER    a conformant sender (DANE first, then MTA-STS) would defer (validation-failure)",
     ] {
         assert!(
             human.contains(computed),
