@@ -12,16 +12,16 @@
 
 #![forbid(unsafe_code)]
 
-use mailsec_core::dane::{Tlsa, Usability};
-
+mod areas;
 pub mod dane;
 pub mod states;
 pub mod verdict;
-use mailsec_core::mta_sts::{self, Mode, Policy, StsRecord};
-use mailsec_core::tlsrpt::{self, TlsRptRecord};
+
+use mailsec_core::mta_sts::{Mode, Policy, StsRecord};
+use mailsec_core::tlsrpt::TlsRptRecord;
 use mailsec_core::{Check, Diagnostic, HostName, Severity};
-use mailsec_dns::{LookupError, Resolver, Response, Security};
-use mailsec_fetch::{FetchConfig, FetchError, fetch_policy};
+use mailsec_dns::{Resolver, Security};
+use mailsec_fetch::FetchConfig;
 
 /// What the checker needs.
 #[derive(Clone)]
@@ -122,234 +122,22 @@ pub struct Summary {
     pub warnings: usize,
 }
 
-/// Checks `domain`.
+/// Checks `domain`: each area in turn, then (with a probe configuration) every MX address, and
+/// the sender's verdict.
 pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
-    let mut findings = Vec::new();
-    let mut push = |subject: &str, d: Diagnostic| {
-        findings.push(Finding {
-            subject: subject.to_owned(),
-            diagnostic: d,
-        })
-    };
-    let r = &ctx.resolver;
-    let d = domain.as_str();
+    let mut f = areas::Findings::default();
+    let mx = areas::mx::check(&ctx.resolver, domain, &mut f).await;
+    let sts = areas::mta_sts::check(ctx, domain, &mx.hosts, &mut f).await;
+    let dane_deployed = mx.reports.iter().any(|m| m.dane == DaneState::Required);
+    let (tlsrpt_record, tls_rpt) = areas::tlsrpt::check(
+        &ctx.resolver,
+        domain,
+        sts.record.is_some() || dane_deployed,
+        &mut f,
+    )
+    .await;
 
-    // MX (RFC 5321 §5.1; RFC 7672 §2.2.1 for its DNSSEC status).
-    let (mx_hosts, mx_security) = match r.mx(d).await {
-        Ok(Response::Records(a)) => {
-            let mut hosts = a.records.clone();
-            hosts.sort();
-            match a.security {
-                Security::Secure => {}
-                Security::Insecure => push(
-                    "mx",
-                    Diagnostic::new(
-                        Check::N7,
-                        Severity::Warning,
-                        "the MX RRset is insecure: DANE does not apply to this domain (RFC 7672 §2.2.1)",
-                    ),
-                ),
-                // The typed lookups return these as errors (fail closed); never "insecure".
-                Security::Bogus | Security::Indeterminate => push(
-                    "mx",
-                    Diagnostic::new(
-                        Check::N2,
-                        Severity::Error,
-                        format!(
-                            "the MX RRset is {}: senders defer all mail (RFC 7672 §2.1.1)",
-                            a.security
-                        ),
-                    ),
-                ),
-            }
-            // RFC 7505: a single MX with the root as exchange says the domain takes no mail.
-            if hosts.iter().any(|(_, h)| h.is_empty()) {
-                push(
-                    "mx",
-                    Diagnostic::new(
-                        Check::M1,
-                        if hosts.len() == 1 {
-                            Severity::Info
-                        } else {
-                            Severity::Error
-                        },
-                        if hosts.len() == 1 {
-                            "null MX (RFC 7505): the domain accepts no mail".to_owned()
-                        } else {
-                            "a null MX (`.`) beside other MX records is invalid (RFC 7505 §3)"
-                                .to_owned()
-                        },
-                    ),
-                );
-                hosts.retain(|(_, h)| !h.is_empty());
-            }
-            (hosts, Some(a.security))
-        }
-        Ok(Response::NxDomain { .. }) => {
-            push(
-                "mx",
-                Diagnostic::new(
-                    Check::M1,
-                    Severity::Error,
-                    "the domain does not exist (NXDOMAIN): mail to it bounces",
-                ),
-            );
-            (Vec::new(), None)
-        }
-        Ok(denial) => {
-            push(
-                "mx",
-                Diagnostic::new(
-                    Check::M1,
-                    Severity::Error,
-                    "no MX records (NODATA): senders fall back to the domain's address records (RFC 5321 §5.1), which MTA-STS and DANE do not cover",
-                ),
-            );
-            (Vec::new(), Some(denial.security()))
-        }
-        Err(e) => {
-            push(
-                "mx",
-                lookup_failure(
-                    &e,
-                    "MX",
-                    "senders cannot find the mail servers and defer all mail (RFC 7672 §2.1.2)",
-                ),
-            );
-            (Vec::new(), None)
-        }
-    };
-
-    // MX hosts: addresses and TLSA (RFC 7672 §2.2.2, §2.2.3).
-    let mut mx = Vec::new();
-    for (preference, host) in &mx_hosts {
-        let mut report = MxReport {
-            host: host.clone(),
-            preference: *preference,
-            address_security: None,
-            tlsa: Vec::new(),
-            usable_tlsa: 0,
-            dane: DaneState::NotApplicable,
-        };
-        match r.ipv4(host).await {
-            Ok(resp) => report.address_security = Some(resp.security()),
-            Err(e) => push(host, lookup_failure(&e, "A", "senders skip this MX host")),
-        }
-        let secure_path = mx_security == Some(Security::Secure)
-            && report.address_security == Some(Security::Secure);
-        let tlsa = r.tlsa(&format!("_25._tcp.{host}")).await;
-        for d in judge_tlsa(&tlsa, secure_path, &mut report) {
-            push(host, d);
-        }
-        mx.push(report);
-    }
-
-    // MTA-STS (RFC 8461 §3).
-    let mut sts_record = None;
-    let mut sts_policy = None;
-    let mut sts_lookup_failed = false;
-    let mut mta_sts = "not deployed".to_owned();
-    match r.txt(&format!("_mta-sts.{d}")).await {
-        Ok(Response::Records(a)) => {
-            let concatenated: Vec<Vec<u8>> = a.records.iter().map(|t| t.concat()).collect();
-            let linted = mta_sts::lint_record_set(concatenated.iter().map(Vec::as_slice));
-            for diag in linted.diagnostics {
-                push("mta-sts", diag);
-            }
-            sts_record = linted.parsed;
-            if sts_record.is_none() {
-                mta_sts = "broken (TXT record)".to_owned();
-            }
-        }
-        Ok(denial) => push(
-            "mta-sts",
-            Diagnostic::new(
-                Check::S1,
-                Severity::Info,
-                format!("no _mta-sts record ({})", denial.status()),
-            ),
-        ),
-        Err(e) => {
-            sts_lookup_failed = true;
-            mta_sts = "unknown (lookup failed)".to_owned();
-            push(
-                "mta-sts",
-                Diagnostic::new(
-                    Check::S13,
-                    Severity::Error,
-                    format!(
-                        "TXT lookup failed: {e}; senders cannot tell whether a policy exists and must not treat this as no policy"
-                    ),
-                ),
-            );
-        }
-    }
-    if sts_record.is_some() {
-        match fetch_policy(r, domain, &ctx.fetch).await {
-            Ok(fetched) => {
-                let linted = mta_sts::lint_policy(&fetched.body);
-                for diag in linted.diagnostics {
-                    push("policy", diag);
-                }
-                if let Some(p) = &linted.parsed {
-                    for diag in coverage(p, &mx_hosts, domain) {
-                        push("policy", diag);
-                    }
-                    mta_sts = p.mode.to_string();
-                } else {
-                    mta_sts = "broken (policy invalid)".to_owned();
-                }
-                sts_policy = linted.parsed;
-            }
-            Err(e) => {
-                mta_sts = format!("broken ({})", e.result_type());
-                push("policy", fetch_finding(&e));
-            }
-        }
-    }
-
-    // TLS-RPT (RFC 8460 §3).
-    let mut tlsrpt_record = None;
-    let tls_rpt = match r.txt(&format!("_smtp._tls.{d}")).await {
-        Ok(Response::Records(a)) => {
-            let concatenated: Vec<Vec<u8>> = a.records.iter().map(|t| t.concat()).collect();
-            let l = tlsrpt::lint_record_set(concatenated.iter().map(Vec::as_slice));
-            for diag in l.diagnostics {
-                push("tls-rpt", diag);
-            }
-            tlsrpt_record = l.parsed;
-            if tlsrpt_record.is_some() {
-                "yes"
-            } else {
-                "invalid"
-            }
-        }
-        Ok(_) => {
-            let sev = if sts_record.is_some() || mx.iter().any(|m| m.dane == DaneState::Required) {
-                Severity::Warning
-            } else {
-                Severity::Info
-            };
-            push(
-                "tls-rpt",
-                Diagnostic::new(
-                    Check::X3,
-                    sev,
-                    "no TLS-RPT record: failures will go unreported",
-                ),
-            );
-            "no"
-        }
-        Err(e) => {
-            push(
-                "tls-rpt",
-                lookup_failure(&e, "TXT", "senders cannot find where to report"),
-            );
-            "unknown"
-        }
-    };
-
-    // Connecting: every address of every MX host (RFC 7672 §3).
+    // Connecting: every address of every MX host (RFC 7672 §3, RFC 8461 §4.2).
     let dane_report = match &ctx.probe {
         Some(probe) => {
             let dctx = dane::DaneContext {
@@ -359,33 +147,40 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
                 pkix_roots: ctx.fetch.roots.clone(),
             };
             let report = dane::check(&dctx, &dane::Target::Domain(domain.clone())).await;
-            for f in connection_findings(&report) {
-                push(&f.subject, f.diagnostic);
-            }
+            areas::connections::findings(&report, &mut f);
             Some(report)
         }
         None => None,
     };
     let sender = dane_report.as_ref().map(|report| {
-        let sts = match (&sts_policy, sts_lookup_failed) {
+        let s = match (&sts.policy, sts.lookup_failed) {
             (Some(p), _) => verdict::Sts::Policy(p.clone()),
             (None, true) => verdict::Sts::LookupFailed,
             (None, false) => verdict::Sts::None,
         };
-        verdict::sender_verdict(report, &sts, &ctx.fetch.roots.roots, None)
+        verdict::sender_verdict(report, &s, &ctx.fetch.roots.roots, None)
     });
 
-    let required = mx.iter().filter(|m| m.dane == DaneState::Required).count();
-    let failed = mx.iter().filter(|m| m.dane == DaneState::Failed).count();
-    let dane = if failed > 0 {
-        format!("broken on {failed} of {} MX hosts", mx.len())
+    // Consistency (RFC 8461 §2).
+    let required = mx
+        .reports
+        .iter()
+        .filter(|m| m.dane == DaneState::Required)
+        .count();
+    let failed = mx
+        .reports
+        .iter()
+        .filter(|m| m.dane == DaneState::Failed)
+        .count();
+    let dane_summary = if failed > 0 {
+        format!("broken on {failed} of {} MX hosts", mx.reports.len())
     } else if required > 0 {
-        format!("required on {required} of {} MX hosts", mx.len())
+        format!("required on {required} of {} MX hosts", mx.reports.len())
     } else {
         "not deployed".to_owned()
     };
-    if required > 0 && sts_policy.as_ref().is_some_and(|p| p.mode == Mode::Enforce) {
-        push(
+    if required > 0 && sts.policy.as_ref().is_some_and(|p| p.mode == Mode::Enforce) {
+        f.push(
             "mx",
             Diagnostic::new(
                 Check::X1,
@@ -394,28 +189,28 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
             ),
         );
     }
-    let errors = findings
-        .iter()
-        .filter(|f| f.diagnostic.severity == Severity::Error)
-        .count();
-    let warnings = findings
-        .iter()
-        .filter(|f| f.diagnostic.severity == Severity::Warning)
-        .count();
+    let findings = f.0;
+    let count = |sev| {
+        findings
+            .iter()
+            .filter(|x| x.diagnostic.severity == sev)
+            .count()
+    };
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     DomainReport {
-        domain: d.to_owned(),
-        mx,
-        mx_security,
-        sts_record,
-        sts_policy,
+        domain: domain.as_str().to_owned(),
+        mx: mx.reports,
+        mx_security: mx.security,
+        sts_record: sts.record,
+        sts_policy: sts.policy,
         tlsrpt: tlsrpt_record,
         findings,
         dane: dane_report,
         verdict: sender.as_ref().map(|s| s.verdict.clone()),
         sender,
         summary: Summary {
-            dane,
-            mta_sts,
+            dane: dane_summary,
+            mta_sts: sts.summary,
             tls_rpt: tls_rpt.to_owned(),
             errors,
             warnings,
@@ -423,264 +218,13 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     }
 }
 
-/// RFC 8461 §4.1: which MX hosts the policy's patterns cover. An MX name that is not a valid
-/// host name is reported, never dropped: no pattern can match it, so under `enforce` a sender
-/// fails validation for it.
-fn coverage(policy: &Policy, mx_hosts: &[(u16, String)], domain: &HostName) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let mut hosts = Vec::new();
-    for (_, h) in mx_hosts {
-        match HostName::parse(h) {
-            Ok(host) => hosts.push(host),
-            Err(e) => out.push(Diagnostic::new(
-                Check::P13,
-                if policy.mode == Mode::Enforce {
-                    Severity::Error
-                } else {
-                    Severity::Warning
-                },
-                format!(
-                    "MX host `{}` cannot be matched against the policy: {e}",
-                    h.escape_default()
-                ),
-            )),
-        }
-    }
-    out.extend(mta_sts::lint_mx_coverage(policy, &hosts, Some(domain)));
-    out
-}
-
-/// RFC 7672 §2.1–§2.2: what a TLSA lookup result means for one MX host, before connecting.
-/// Fills the host's TLSA fields and DANE state and returns the findings. Pure, so that every
-/// branch is unit-tested, the failures above all.
-fn judge_tlsa(
-    tlsa: &Result<Response<Tlsa>, LookupError>,
-    secure_path: bool,
-    report: &mut MxReport,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    match tlsa {
-        Ok(Response::Records(a)) => match a.security {
-            Security::Secure => {
-                report.tlsa = a.records.iter().map(ToString::to_string).collect();
-                report.usable_tlsa = a
-                    .records
-                    .iter()
-                    .filter(|t| t.usability() == Usability::Usable)
-                    .count();
-                for t in &a.records {
-                    match t.usability() {
-                        Usability::Usable => {}
-                        Usability::PkixUsage => out.push(Diagnostic::new(
-                            Check::D6,
-                            Severity::Warning,
-                            format!(
-                                "`{t}`: PKIX-TA/PKIX-EE records are ignored by SMTP clients (RFC 7672 §3.1.3)"
-                            ),
-                        )),
-                        Usability::UnknownParameter | Usability::BadLength => {
-                            out.push(Diagnostic::new(
-                                Check::D5,
-                                Severity::Warning,
-                                format!(
-                                    "`{t}` is unusable (unknown parameter or wrong digest length)"
-                                ),
-                            ))
-                        }
-                    }
-                }
-                report.dane = if report.usable_tlsa > 0 {
-                    DaneState::Required
-                } else {
-                    out.push(Diagnostic::new(
-                        Check::D5,
-                        Severity::Error,
-                        "no usable TLSA record: senders require TLS but cannot authenticate it (RFC 7672 §2.2)",
-                    ));
-                    DaneState::UnusableRecords
-                };
-                if !secure_path {
-                    out.push(Diagnostic::new(
-                        Check::N8,
-                        Severity::Warning,
-                        "TLSA records are secure but the MX RRset or the host's addresses are not: strict senders ignore them (RFC 7672 §2.2.2)",
-                    ));
-                }
-                if report.tlsa.len() < 2 {
-                    out.push(Diagnostic::new(
-                        Check::D13,
-                        Severity::Info,
-                        "a single TLSA record: publish the next key or the issuer (2 1 1) before the certificate is renewed",
-                    ));
-                }
-            }
-            // Proven insecure (an insecure delegation on the path): DANE does not apply.
-            Security::Insecure => out.push(Diagnostic::new(
-                Check::D1,
-                Severity::Info,
-                "TLSA records are insecure (the zone is not signed): senders ignore them",
-            )),
-            // The typed lookups turn both into errors; kept here so that a change there cannot
-            // make them count as "no DANE".
-            Security::Bogus | Security::Indeterminate => {
-                report.dane = DaneState::Failed;
-                out.push(tlsa_failure(&match a.security {
-                    Security::Bogus => LookupError::Bogus,
-                    _ => LookupError::Indeterminate,
-                }));
-            }
-        },
-        Ok(denial) => match denial.security() {
-            Security::Secure | Security::Insecure => out.push(Diagnostic::new(
-                Check::D1,
-                Severity::Info,
-                format!(
-                    "no TLSA records ({}, {} denial): DANE not deployed",
-                    denial.status(),
-                    denial.security()
-                ),
-            )),
-            Security::Bogus | Security::Indeterminate => {
-                report.dane = DaneState::Failed;
-                out.push(tlsa_failure(&match denial.security() {
-                    Security::Bogus => LookupError::Bogus,
-                    _ => LookupError::Indeterminate,
-                }));
-            }
-        },
-        Err(e) => {
-            report.dane = DaneState::Failed;
-            out.push(tlsa_failure(e));
-        }
-    }
-    out
-}
-
-/// RFC 7672 §2.1.1, §2.1.2: a TLSA lookup that failed (bogus, indeterminate, SERVFAIL,
-/// timeout) makes the host unusable for DANE senders.
-fn tlsa_failure(e: &LookupError) -> Diagnostic {
-    let check = match e {
-        LookupError::Bogus => Check::D2,
-        LookupError::Indeterminate => Check::D4,
-        _ => Check::N10,
-    };
-    Diagnostic::new(
-        check,
-        Severity::Error,
-        format!(
-            "TLSA lookup failed ({e}): DANE senders treat this host as unreachable and defer (RFC 7672 §2.1.2)"
-        ),
-    )
-}
-
-/// Findings from the connections: each address a DANE sender refuses or cannot reach, STARTTLS
-/// missing where TLS is opportunistic, and the TLSA RRset against the presented chains (the
-/// RRset's own findings are reported from DNS already).
-fn connection_findings(report: &dane::DaneReport) -> Vec<Finding> {
-    use mailsec_core::dane::{AddressVerdict, HostPolicy};
-    let mut out = Vec::new();
-    for h in &report.hosts {
-        let mut push = |d: Diagnostic| {
-            out.push(Finding {
-                subject: h.host.clone(),
-                diagnostic: d,
-            })
-        };
-        for a in &h.results {
-            let at = a.probe.dialled();
-            match &a.verdict {
-                AddressVerdict::Refuse { reason } => {
-                    let check = match *reason {
-                        "starttls-not-supported" => Check::T1,
-                        "certificate-host-mismatch" => Check::D8,
-                        "certificate-expired" | "certificate-not-trusted" => Check::D10,
-                        "dnssec-invalid" => continue, // reported from DNS
-                        _ => Check::D7,
-                    };
-                    let detail = match &a.dane {
-                        Some(mailsec_core::dane::DaneOutcome::Failed(f)) => format!(": {f}"),
-                        _ => a
-                            .probe
-                            .error
-                            .as_ref()
-                            .map(|e| format!(": {e}"))
-                            .unwrap_or_default(),
-                    };
-                    push(Diagnostic::new(
-                        check,
-                        Severity::Error,
-                        format!("{at}: DANE senders refuse this server ({reason}){detail}"),
-                    ));
-                }
-                AddressVerdict::Unreachable => push(Diagnostic::new(
-                    Check::D20,
-                    Severity::Warning,
-                    format!(
-                        "{at}: no SMTP session{}",
-                        a.probe
-                            .error
-                            .as_ref()
-                            .map(|e| format!(" ({e})"))
-                            .unwrap_or_default()
-                    ),
-                )),
-                AddressVerdict::Deliver { .. } => {
-                    if h.policy == HostPolicy::Opportunistic
-                        && a.probe.starttls_offered == Some(false)
-                    {
-                        push(Diagnostic::new(
-                            Check::T1,
-                            Severity::Warning,
-                            format!("{at}: no STARTTLS: mail to this server travels in cleartext"),
-                        ));
-                    }
-                }
-            }
-        }
-        for d in &h.findings {
-            if !matches!(d.check, Check::D5 | Check::D6 | Check::D13) {
-                push(d.clone());
-            }
-        }
-    }
-    out
-}
-
-fn lookup_failure(e: &LookupError, what: &str, consequence: &str) -> Diagnostic {
-    let check = match e {
-        // The DNSSEC status could not be established: a validation failure, not a missing record.
-        LookupError::Bogus | LookupError::Indeterminate => Check::N2,
-        _ => Check::N10,
-    };
-    Diagnostic::new(
-        check,
-        Severity::Error,
-        format!("{what} lookup failed: {e}; {consequence}"),
-    )
-}
-
-fn fetch_finding(e: &FetchError) -> Diagnostic {
-    let check = match e {
-        FetchError::Tls {
-            certificate: true, ..
-        } => Check::H2,
-        FetchError::Redirect { .. } => Check::H5,
-        FetchError::Status(_) => Check::H4,
-        FetchError::ContentType(_) => Check::H6,
-        FetchError::TooLarge(_) => Check::H7,
-        _ => Check::H1,
-    };
-    Diagnostic::new(
-        check,
-        Severity::Error,
-        format!("{e}; senders without a cached policy see none"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use mailsec_dns::Answer;
+    use mailsec_core::dane::Tlsa;
+    use mailsec_dns::{Answer, LookupError, Response};
 
+    use super::areas::mta_sts::coverage;
+    use super::areas::mx::judge_tlsa;
     use super::*;
 
     fn host() -> MxReport {

@@ -1,0 +1,25 @@
+//! One module per area of the check (MX and DNSSEC, MTA-STS, TLS-RPT, connections); each takes
+//! what it needs and adds its findings. A new check touches one area and the catalogue.
+
+pub(crate) mod connections;
+pub(crate) mod mta_sts;
+pub(crate) mod mx;
+pub(crate) mod tlsrpt;
+
+use mailsec_core::Diagnostic;
+
+use crate::Finding;
+
+/// The findings of one domain, each with its subject, in the order the areas add them.
+#[derive(Default)]
+pub(crate) struct Findings(pub(crate) Vec<Finding>);
+
+impl Findings {
+    /// Adds `d` about `subject` (`mx`, `mta-sts`, `policy`, `tls-rpt`, or an MX host).
+    pub(crate) fn push(&mut self, subject: &str, d: Diagnostic) {
+        self.0.push(Finding {
+            subject: subject.to_owned(),
+            diagnostic: d,
+        });
+    }
+}

@@ -1,0 +1,277 @@
+//! MX and DNSSEC: the MX RRset and its security (RFC 5321 §5.1, RFC 7505, RFC 7672 §2.2.1), and
+//! for every MX host its address records and TLSA RRset as a sender sees them before connecting
+//! (RFC 7672 §2.1–§2.2.3).
+
+use mailsec_core::dane::{Tlsa, Usability};
+use mailsec_core::{Check, Diagnostic, HostName, Severity};
+use mailsec_dns::{LookupError, Resolver, Response, Security};
+
+use super::Findings;
+use crate::{DaneState, MxReport};
+
+/// What the MX area found.
+pub(crate) struct MxArea {
+    /// `(preference, host)`, sorted; a null MX removed.
+    pub(crate) hosts: Vec<(u16, String)>,
+    /// Security of the MX RRset or of its denial; `None` when the lookup failed or the domain
+    /// does not exist.
+    pub(crate) security: Option<Security>,
+    /// One report per MX host.
+    pub(crate) reports: Vec<MxReport>,
+}
+
+/// Looks up the MX RRset of `domain` and, for each host, its A records and TLSA RRset.
+pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> MxArea {
+    let d = domain.as_str();
+    // MX (RFC 5321 §5.1; RFC 7672 §2.2.1 for its DNSSEC status).
+    let (mx_hosts, mx_security) = match r.mx(d).await {
+        Ok(Response::Records(a)) => {
+            let mut hosts = a.records.clone();
+            hosts.sort();
+            match a.security {
+                Security::Secure => {}
+                Security::Insecure => f.push(
+                    "mx",
+                    Diagnostic::new(
+                        Check::N7,
+                        Severity::Warning,
+                        "the MX RRset is insecure: DANE does not apply to this domain (RFC 7672 §2.2.1)",
+                    ),
+                ),
+                // The typed lookups return these as errors (fail closed); never "insecure".
+                Security::Bogus | Security::Indeterminate => f.push(
+                    "mx",
+                    Diagnostic::new(
+                        Check::N2,
+                        Severity::Error,
+                        format!(
+                            "the MX RRset is {}: senders defer all mail (RFC 7672 §2.1.1)",
+                            a.security
+                        ),
+                    ),
+                ),
+            }
+            // RFC 7505: a single MX with the root as exchange says the domain takes no mail.
+            if hosts.iter().any(|(_, h)| h.is_empty()) {
+                f.push(
+                    "mx",
+                    Diagnostic::new(
+                        Check::M1,
+                        if hosts.len() == 1 {
+                            Severity::Info
+                        } else {
+                            Severity::Error
+                        },
+                        if hosts.len() == 1 {
+                            "null MX (RFC 7505): the domain accepts no mail".to_owned()
+                        } else {
+                            "a null MX (`.`) beside other MX records is invalid (RFC 7505 §3)"
+                                .to_owned()
+                        },
+                    ),
+                );
+                hosts.retain(|(_, h)| !h.is_empty());
+            }
+            (hosts, Some(a.security))
+        }
+        Ok(Response::NxDomain { .. }) => {
+            f.push(
+                "mx",
+                Diagnostic::new(
+                    Check::M1,
+                    Severity::Error,
+                    "the domain does not exist (NXDOMAIN): mail to it bounces",
+                ),
+            );
+            (Vec::new(), None)
+        }
+        Ok(denial) => {
+            f.push(
+                "mx",
+                Diagnostic::new(
+                    Check::M1,
+                    Severity::Error,
+                    "no MX records (NODATA): senders fall back to the domain's address records (RFC 5321 §5.1), which MTA-STS and DANE do not cover",
+                ),
+            );
+            (Vec::new(), Some(denial.security()))
+        }
+        Err(e) => {
+            f.push(
+                "mx",
+                lookup_failure(
+                    &e,
+                    "MX",
+                    "senders cannot find the mail servers and defer all mail (RFC 7672 §2.1.2)",
+                ),
+            );
+            (Vec::new(), None)
+        }
+    };
+
+    // MX hosts: addresses and TLSA (RFC 7672 §2.2.2, §2.2.3).
+    let mut reports = Vec::new();
+    for (preference, host) in &mx_hosts {
+        let mut report = MxReport {
+            host: host.clone(),
+            preference: *preference,
+            address_security: None,
+            tlsa: Vec::new(),
+            usable_tlsa: 0,
+            dane: DaneState::NotApplicable,
+        };
+        match r.ipv4(host).await {
+            Ok(resp) => report.address_security = Some(resp.security()),
+            Err(e) => f.push(host, lookup_failure(&e, "A", "senders skip this MX host")),
+        }
+        let secure_path = mx_security == Some(Security::Secure)
+            && report.address_security == Some(Security::Secure);
+        let tlsa = r.tlsa(&format!("_25._tcp.{host}")).await;
+        for d in judge_tlsa(&tlsa, secure_path, &mut report) {
+            f.push(host, d);
+        }
+        reports.push(report);
+    }
+
+    MxArea {
+        hosts: mx_hosts,
+        security: mx_security,
+        reports,
+    }
+}
+
+/// RFC 7672 §2.1–§2.2: what a TLSA lookup result means for one MX host, before connecting.
+/// Fills the host's TLSA fields and DANE state and returns the findings. Pure, so that every
+/// branch is unit-tested, the failures above all.
+pub(crate) fn judge_tlsa(
+    tlsa: &Result<Response<Tlsa>, LookupError>,
+    secure_path: bool,
+    report: &mut MxReport,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    match tlsa {
+        Ok(Response::Records(a)) => match a.security {
+            Security::Secure => {
+                report.tlsa = a.records.iter().map(ToString::to_string).collect();
+                report.usable_tlsa = a
+                    .records
+                    .iter()
+                    .filter(|t| t.usability() == Usability::Usable)
+                    .count();
+                for t in &a.records {
+                    match t.usability() {
+                        Usability::Usable => {}
+                        Usability::PkixUsage => out.push(Diagnostic::new(
+                            Check::D6,
+                            Severity::Warning,
+                            format!(
+                                "`{t}`: PKIX-TA/PKIX-EE records are ignored by SMTP clients (RFC 7672 §3.1.3)"
+                            ),
+                        )),
+                        Usability::UnknownParameter | Usability::BadLength => {
+                            out.push(Diagnostic::new(
+                                Check::D5,
+                                Severity::Warning,
+                                format!(
+                                    "`{t}` is unusable (unknown parameter or wrong digest length)"
+                                ),
+                            ))
+                        }
+                    }
+                }
+                report.dane = if report.usable_tlsa > 0 {
+                    DaneState::Required
+                } else {
+                    out.push(Diagnostic::new(
+                        Check::D5,
+                        Severity::Error,
+                        "no usable TLSA record: senders require TLS but cannot authenticate it (RFC 7672 §2.2)",
+                    ));
+                    DaneState::UnusableRecords
+                };
+                if !secure_path {
+                    out.push(Diagnostic::new(
+                        Check::N8,
+                        Severity::Warning,
+                        "TLSA records are secure but the MX RRset or the host's addresses are not: strict senders ignore them (RFC 7672 §2.2.2)",
+                    ));
+                }
+                if report.tlsa.len() < 2 {
+                    out.push(Diagnostic::new(
+                        Check::D13,
+                        Severity::Info,
+                        "a single TLSA record: publish the next key or the issuer (2 1 1) before the certificate is renewed",
+                    ));
+                }
+            }
+            // Proven insecure (an insecure delegation on the path): DANE does not apply.
+            Security::Insecure => out.push(Diagnostic::new(
+                Check::D1,
+                Severity::Info,
+                "TLSA records are insecure (the zone is not signed): senders ignore them",
+            )),
+            // The typed lookups turn both into errors; kept here so that a change there cannot
+            // make them count as "no DANE".
+            Security::Bogus | Security::Indeterminate => {
+                report.dane = DaneState::Failed;
+                out.push(tlsa_failure(&match a.security {
+                    Security::Bogus => LookupError::Bogus,
+                    _ => LookupError::Indeterminate,
+                }));
+            }
+        },
+        Ok(denial) => match denial.security() {
+            Security::Secure | Security::Insecure => out.push(Diagnostic::new(
+                Check::D1,
+                Severity::Info,
+                format!(
+                    "no TLSA records ({}, {} denial): DANE not deployed",
+                    denial.status(),
+                    denial.security()
+                ),
+            )),
+            Security::Bogus | Security::Indeterminate => {
+                report.dane = DaneState::Failed;
+                out.push(tlsa_failure(&match denial.security() {
+                    Security::Bogus => LookupError::Bogus,
+                    _ => LookupError::Indeterminate,
+                }));
+            }
+        },
+        Err(e) => {
+            report.dane = DaneState::Failed;
+            out.push(tlsa_failure(e));
+        }
+    }
+    out
+}
+
+/// RFC 7672 §2.1.1, §2.1.2: a TLSA lookup that failed (bogus, indeterminate, SERVFAIL,
+/// timeout) makes the host unusable for DANE senders.
+fn tlsa_failure(e: &LookupError) -> Diagnostic {
+    let check = match e {
+        LookupError::Bogus => Check::D2,
+        LookupError::Indeterminate => Check::D4,
+        _ => Check::N10,
+    };
+    Diagnostic::new(
+        check,
+        Severity::Error,
+        format!(
+            "TLSA lookup failed ({e}): DANE senders treat this host as unreachable and defer (RFC 7672 §2.1.2)"
+        ),
+    )
+}
+
+pub(crate) fn lookup_failure(e: &LookupError, what: &str, consequence: &str) -> Diagnostic {
+    let check = match e {
+        // The DNSSEC status could not be established: a validation failure, not a missing record.
+        LookupError::Bogus | LookupError::Indeterminate => Check::N2,
+        _ => Check::N10,
+    };
+    Diagnostic::new(
+        check,
+        Severity::Error,
+        format!("{what} lookup failed: {e}; {consequence}"),
+    )
+}
