@@ -147,7 +147,15 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
                 pkix_roots: ctx.fetch.roots.clone(),
             };
             let report = dane::check(&dctx, &dane::Target::Domain(domain.clone())).await;
-            areas::connections::findings(&report, &mut f);
+            areas::connections::findings(
+                &report,
+                &areas::connections::Inputs {
+                    policy: sts.policy.as_ref(),
+                    roots: &ctx.fetch.roots.roots,
+                    now: std::time::SystemTime::now(),
+                },
+                &mut f,
+            );
             Some(report)
         }
         None => None,

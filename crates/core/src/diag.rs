@@ -234,6 +234,8 @@ catalogue! {
     T1 => "STARTTLS offered on every MX",
     T2 => "TLS 1.2 or newer",
     T12 => "certificate chains to a trusted root",
+    T13 => "certificate public key type and size",
+    T14 => "certificate signature algorithm",
     T15 => "certificate matches the MX host name",
     T18 => "the server does not require SNI",
     // Cross-checks

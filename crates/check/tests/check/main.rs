@@ -11,7 +11,8 @@ use mailsec_dns::Security;
 use mailsec_dns::{DnsConfig, Resolver, TrustAnchorSource};
 use mailsec_fetch::FetchConfig;
 use mailsec_lab::scenario::{
-    BogusRecord, HostFault, Mx, SCENARIOS, Scenario, StsTxt, TlsaSpec, Verdict, ZoneSecurity,
+    BogusRecord, HostFault, Mx, MxCert, SCENARIOS, Scenario, StsTxt, TlsaSpec, Verdict,
+    ZoneSecurity,
 };
 use mailsec_lab::{Lab, LabConfig};
 
@@ -187,6 +188,35 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
         );
     }
     expect(r.dane.is_some(), "the checker connects".into());
+    // RFC 8461 §4.2 under an enforce policy served correctly: every MX certificate fault and a
+    // missing STARTTLS is an error naming what senders will refuse.
+    let enforce = sts == "enforce";
+    let mx_fault = s.mx.iter().any(|m| m.cert != MxCert::Valid);
+    let no_starttls = s.mx.iter().any(|m| !m.starttls);
+    if enforce && mx_fault {
+        expect(
+            has(r, Check::P15, Severity::Error),
+            "an MX certificate fault under enforce is P15".into(),
+        );
+    }
+    if enforce && !mx_fault && !no_starttls {
+        expect(
+            !has(r, Check::P15, Severity::Error),
+            "a valid MX certificate is no P15".into(),
+        );
+    }
+    if enforce && no_starttls {
+        expect(
+            has(r, Check::T1, Severity::Error),
+            "no STARTTLS under enforce is a T1 error".into(),
+        );
+    }
+    if s.expected == Verdict::Dane && s.mx.iter().any(|m| m.cert == MxCert::Expired) {
+        expect(
+            has(r, Check::D11, Severity::Info),
+            "an expired leaf accepted by DANE-EE is said (D11)".into(),
+        );
+    }
     // The sender's verdict (RFC 7672 and RFC 8461, DANE first) is the table's.
     let want = table_verdict(s.expected);
     let got = r.verdict.as_ref().map(|v| {

@@ -70,6 +70,47 @@ impl Certificate {
     }
 }
 
+/// What a certificate says about its key and signature, for the TLS checks (T13, T14) and
+/// expiry reports.
+#[derive(Clone, Debug, Eq, PartialEq, serde::Serialize)]
+pub struct KeyInfo {
+    /// `RSA`, `EC`, `Ed25519`, ... (the key algorithm's short name).
+    pub key_algorithm: String,
+    /// The key size in bits (RSA modulus, EC field), 0 when unknown.
+    pub key_bits: usize,
+    /// The signature algorithm's short name (`ecdsa-with-SHA256`, `sha1WithRSAEncryption` ...).
+    pub signature_algorithm: String,
+    /// Start of validity, seconds since the Unix epoch.
+    pub not_before: i64,
+    /// End of validity, seconds since the Unix epoch.
+    pub not_after: i64,
+}
+
+/// The key, signature and validity of a DER certificate; `None` when it does not parse.
+pub fn key_info(der: &[u8]) -> Option<KeyInfo> {
+    use x509_parser::objects::{oid_registry, oid2sn};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let spki = cert.public_key();
+    let name = |oid| {
+        oid2sn(oid, oid_registry())
+            .map(str::to_owned)
+            .unwrap_or_else(|_| oid.to_id_string())
+    };
+    let key_algorithm = match name(&spki.algorithm.algorithm).as_str() {
+        "rsaEncryption" => "RSA".to_owned(),
+        "id-ecPublicKey" => "EC".to_owned(),
+        "id-Ed25519" | "ed25519" => "Ed25519".to_owned(),
+        other => other.to_owned(),
+    };
+    Some(KeyInfo {
+        key_algorithm,
+        key_bits: spki.parsed().map(|k| k.key_size()).unwrap_or(0),
+        signature_algorithm: name(&cert.signature_algorithm.algorithm),
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+    })
+}
+
 /// The subject and issuer Names of a DER certificate, as the contents of their DER SEQUENCE
 /// (the form trust anchors carry, RFC 5280 §4.1.2.4, §4.1.2.6). `None` when it does not parse.
 pub fn subject_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {

@@ -9,7 +9,9 @@ pub mod tls;
 pub mod tlsa;
 pub mod verify;
 
-pub use association::{CertError, Certificate, associate, parse_certificates, parse_public_key};
+pub use association::{
+    CertError, Certificate, KeyInfo, associate, key_info, parse_certificates, parse_public_key,
+};
 pub use decide::{
     AddressVerdict, Connection, DnsState, HostPolicy, Mechanism, Outcome, TlsaState, Verdict,
     address_verdict, domain_verdict, host_policy,

@@ -790,6 +790,19 @@ pub(super) fn about_check(check: Check) -> About {
             "Use a certificate from a public CA and send its intermediates with it.",
             "RFC 8461 §4.2",
         ),
+        T13 => about(
+            "An RSA key under 2048 bits can be factored with affordable effort and is refused by \
+             current TLS libraries and CA rules; the certificate's key protects every session to \
+             the MX host.",
+            "Reissue the certificate with an RSA key of 2048 bits or more, or an ECDSA P-256 key.",
+            "RFC 8461 §4.2; NIST SP 800-131A",
+        ),
+        T14 => about(
+            "SHA-1 and MD5 signatures can be forged (chosen-prefix collisions); senders that \
+             validate the chain reject them.",
+            "Reissue the certificate signed with SHA-256 or stronger.",
+            "RFC 8461 §4.2; RFC 9155",
+        ),
         T15 => about(
             "MTA-STS senders require the MX host name in the certificate's subjectAltName (a \
              wildcard covers one label); a certificate for another name fails \
