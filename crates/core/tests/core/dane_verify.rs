@@ -490,3 +490,34 @@ fn subject_names_are_in_the_form_trust_anchors_carry() {
     assert_eq!(int_issuer, anchor.subject.as_ref());
     assert!(mailsec_core::dane::association::subject_der(b"junk").is_none());
 }
+
+#[test]
+fn key_and_signature_as_openssl_reads_them() {
+    // `openssl x509 -noout -text` on the same files: "Public-Key: (1024 bit)" and
+    // "sha1WithRSAEncryption"; "Public-Key: (256 bit)" and "ecdsa-with-SHA256".
+    let weak = parse_certificates(include_bytes!(
+        "../../../../testdata/certs/weak-rsa1024-sha1.pem"
+    ))
+    .unwrap();
+    let k = mailsec_core::dane::key_info(&weak[0].der).unwrap();
+    assert_eq!(
+        (
+            k.key_algorithm.as_str(),
+            k.key_bits,
+            k.signature_algorithm.as_str()
+        ),
+        ("RSA", 1024, "sha1WithRSAEncryption")
+    );
+    let ec = parse_certificates(include_bytes!("../../../../testdata/certs/bad-san.pem")).unwrap();
+    let k = mailsec_core::dane::key_info(&ec[0].der).unwrap();
+    assert_eq!(
+        (
+            k.key_algorithm.as_str(),
+            k.key_bits,
+            k.signature_algorithm.as_str()
+        ),
+        ("EC", 256, "ecdsa-with-SHA256")
+    );
+    assert!(k.not_before < k.not_after);
+    assert!(mailsec_core::dane::key_info(b"junk").is_none());
+}
