@@ -74,6 +74,13 @@ pub struct Finding {
     /// The finding.
     #[serde(flatten)]
     pub diagnostic: Diagnostic,
+    /// Why it matters, in one sentence or two (the catalogue's text for the check).
+    pub explanation: &'static str,
+    /// What to do: the exact record, policy line or command where the checker can say it,
+    /// else the catalogue's fix for the check.
+    pub fix: String,
+    /// The RFC rule.
+    pub rfc: &'static str,
 }
 
 /// One MX host.

@@ -4,7 +4,9 @@
 
 use std::time::SystemTime;
 
-use mailsec_core::dane::{AddressVerdict, DaneOutcome, HostPolicy, key_info};
+use mailsec_core::dane::{
+    AddressVerdict, DaneOutcome, HostPolicy, Matching, associate, key_info, parse_certificates,
+};
 use mailsec_core::mta_sts::{Mode, PkixFailure, Policy, validate_certificate};
 use mailsec_core::{Check, Diagnostic, HostName, Severity};
 use pki_types::{TrustAnchor, UnixTime};
@@ -37,7 +39,6 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
     let testing = inputs.policy.is_some_and(|p| p.mode == Mode::Testing);
     preference_order(report, f);
     for h in &report.hosts {
-        let mut push = |d: Diagnostic| f.push(&h.host, d);
         let mx = HostName::parse(&h.host).ok();
         for a in &h.results {
             let at = a.probe.dialled();
@@ -59,24 +60,48 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                             .map(|e| format!(": {e}"))
                             .unwrap_or_default(),
                     };
-                    push(Diagnostic::new(
+                    let diag = Diagnostic::new(
                         check,
                         Severity::Error,
                         format!("{at}: DANE senders refuse this server ({reason}){detail}"),
-                    ));
+                    );
+                    // For a key the TLSA records do not cover: the record that matches the
+                    // served key, ready to publish (after checking that the key is the one meant).
+                    let served = a
+                        .probe
+                        .authenticated_chain()
+                        .and_then(|c| c.first())
+                        .and_then(|leaf| parse_certificates(&leaf.der).ok())
+                        .and_then(|c| c.into_iter().next())
+                        .and_then(|leaf| associate(&leaf.spki, Matching::Sha256).ok());
+                    match (check, served) {
+                        (Check::D7, Some(digest)) => f.push_with_fix(
+                            &h.host,
+                            diag,
+                            format!(
+                                "If the server's key is the intended one, publish `{}. IN TLSA 3 1 1 {}` (and keep a record for the next key: `mailsec tlsa rollover`); otherwise install the certificate the records describe.",
+                                h.tlsa_name,
+                                hex::encode(digest)
+                            ),
+                        ),
+                        _ => f.push(&h.host, diag),
+                    }
                 }
-                AddressVerdict::Unreachable => push(Diagnostic::new(
-                    Check::D20,
-                    Severity::Warning,
-                    format!(
-                        "{at}: no SMTP session{}",
-                        a.probe
-                            .error
-                            .as_ref()
-                            .map(|e| format!(" ({e})"))
-                            .unwrap_or_default()
+                AddressVerdict::Unreachable => f.push(
+                    &h.host,
+                    Diagnostic::new(
+                        Check::D20,
+                        Severity::Warning,
+                        format!(
+                            "{at}: no SMTP session{}",
+                            a.probe
+                                .error
+                                .as_ref()
+                                .map(|e| format!(" ({e})"))
+                                .unwrap_or_default()
+                        ),
                     ),
-                )),
+                ),
                 AddressVerdict::Deliver { .. } => {
                     if h.policy == HostPolicy::Opportunistic
                         && a.probe.starttls_offered == Some(false)
@@ -93,11 +118,14 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                                 "mail to this server travels in cleartext",
                             )
                         };
-                        push(Diagnostic::new(
-                            Check::T1,
-                            severity,
-                            format!("{at}: no STARTTLS: {what}"),
-                        ));
+                        f.push(
+                            &h.host,
+                            Diagnostic::new(
+                                Check::T1,
+                                severity,
+                                format!("{at}: no STARTTLS: {what}"),
+                            ),
+                        );
                     }
                 }
             }
@@ -105,11 +133,14 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                 && a.probe.tls.is_none()
                 && format!("{e}").contains("ProtocolVersion")
             {
-                push(Diagnostic::new(
-                    Check::T2,
-                    Severity::Error,
-                    format!("{at}: no TLS 1.2 or 1.3 offered ({e}) (RFC 8461 §7.2, RFC 8996)"),
-                ));
+                f.push(
+                    &h.host,
+                    Diagnostic::new(
+                        Check::T2,
+                        Severity::Error,
+                        format!("{at}: no TLS 1.2 or 1.3 offered ({e}) (RFC 8461 §7.2, RFC 8996)"),
+                    ),
+                );
             }
             let Some(chain) = a.probe.authenticated_chain() else {
                 continue;
@@ -142,15 +173,18 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                         "matters to senders only with MTA-STS",
                     ),
                 };
-                push(Diagnostic::new(
-                    check,
-                    severity,
-                    format!("{at}: certificate not valid for {mx}: {failure}; {consequence}"),
-                ));
+                f.push(
+                    &h.host,
+                    Diagnostic::new(
+                        check,
+                        severity,
+                        format!("{at}: certificate not valid for {mx}: {failure}; {consequence}"),
+                    ),
+                );
             }
             if let Some(k) = chain.first().and_then(|d| key_info(d)) {
                 if k.key_algorithm == "RSA" && k.key_bits > 0 && k.key_bits < MIN_RSA_BITS {
-                    push(Diagnostic::new(
+                    f.push(&h.host, Diagnostic::new(
                         Check::T13,
                         Severity::Warning,
                         format!(
@@ -161,7 +195,7 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                 }
                 let sig = k.signature_algorithm.to_ascii_lowercase();
                 if sig.contains("sha1") || sig.contains("md5") {
-                    push(Diagnostic::new(
+                    f.push(&h.host, Diagnostic::new(
                         Check::T14,
                         Severity::Warning,
                         format!(
@@ -175,7 +209,7 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                     && m.usage == 3
                     && i64::try_from(now.as_secs()).unwrap_or(i64::MAX) > k.not_after
                 {
-                    push(Diagnostic::new(
+                    f.push(&h.host, Diagnostic::new(
                         Check::D11,
                         Severity::Info,
                         format!(
@@ -187,7 +221,7 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
         }
         for d in &h.findings {
             if !matches!(d.check, Check::D5 | Check::D6 | Check::D13) {
-                push(d.clone());
+                f.push(&h.host, d.clone());
             }
         }
     }

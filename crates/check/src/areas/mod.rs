@@ -15,10 +15,20 @@ use crate::Finding;
 pub(crate) struct Findings(pub(crate) Vec<Finding>);
 
 impl Findings {
-    /// Adds `d` about `subject` (`mx`, `mta-sts`, `policy`, `tls-rpt`, or an MX host).
+    /// Adds `d` about `subject` (`mx`, `mta-sts`, `policy`, `tls-rpt`, or an MX host), with the
+    /// catalogue's explanation and fix for its check.
     pub(crate) fn push(&mut self, subject: &str, d: Diagnostic) {
+        let fix = d.check.fix().to_owned();
+        self.push_with_fix(subject, d, fix);
+    }
+
+    /// Adds `d` with a fix made for this instance (the exact record or line to publish).
+    pub(crate) fn push_with_fix(&mut self, subject: &str, d: Diagnostic, fix: String) {
         self.0.push(Finding {
             subject: subject.to_owned(),
+            explanation: d.check.explanation(),
+            rfc: d.check.rfc(),
+            fix,
             diagnostic: d,
         });
     }

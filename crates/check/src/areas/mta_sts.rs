@@ -78,8 +78,23 @@ pub(crate) async fn check(
                     f.push("policy", diag);
                 }
                 if let Some(p) = &linted.parsed {
+                    let uncovered: Vec<&str> = mx_hosts
+                        .iter()
+                        .map(|(_, h)| h.as_str())
+                        .filter(|h| HostName::parse(h).is_ok_and(|h| !p.matches(&h)))
+                        .collect();
                     for diag in coverage(p, mx_hosts, domain) {
-                        f.push("policy", diag);
+                        if diag.check == Check::P13 && !uncovered.is_empty() {
+                            let lines: Vec<String> =
+                                uncovered.iter().map(|h| format!("mx: {h}")).collect();
+                            let fix = format!(
+                                "Add {} to the policy at https://mta-sts.{d}/.well-known/mta-sts.txt, then publish a new id: `_mta-sts.{d}. IN TXT \"v=STSv1; id=<new id>\"` (`mailsec sts lint --mx HOST` checks the body).",
+                                lines.join(", ")
+                            );
+                            f.push_with_fix("policy", diag, fix);
+                        } else {
+                            f.push("policy", diag);
+                        }
                     }
                     mta_sts = p.mode.to_string();
                 } else {

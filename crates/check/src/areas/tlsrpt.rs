@@ -39,12 +39,15 @@ pub(crate) async fn check(
             } else {
                 Severity::Info
             };
-            f.push(
+            f.push_with_fix(
                 "tls-rpt",
                 Diagnostic::new(
                     Check::X3,
                     sev,
                     "no TLS-RPT record: failures will go unreported",
+                ),
+                format!(
+                    "Publish `_smtp._tls.{d}. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{d}\"` (a mailbox that receives the reports; `mailsec tlsrpt record` checks the text)."
                 ),
             );
             "no"

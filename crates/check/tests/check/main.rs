@@ -285,6 +285,53 @@ async fn every_scenario_is_seen_as_the_table_says() {
     assert_eq!(checked, SCENARIOS.len());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
+    // Fixes made for the instance: the TLSA record for the key dane-ee-wrong's MX serves, as
+    // openssl computes it from the served certificate.
+    let wrong = check_domain(&ctx, &HostName::parse("dane-ee-wrong.test").unwrap()).await;
+    let d7 = wrong
+        .findings
+        .iter()
+        .find(|f| f.diagnostic.check == Check::D7)
+        .expect("a D7 finding");
+    let leaf = &wrong.dane.as_ref().unwrap().hosts[0].results[0].probe.chain[0].der;
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tmp.path(), leaf).unwrap();
+    let digest = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl x509 -inform DER -in {} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum",
+            tmp.path().display()
+        ))
+        .output()
+        .unwrap();
+    let digest = String::from_utf8_lossy(&digest.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(digest.len(), 64);
+    assert!(
+        d7.fix.contains(&format!(
+            "_25._tcp.mx.dane-ee-wrong.test. IN TLSA 3 1 1 {digest}"
+        )),
+        "{}",
+        d7.fix
+    );
+    assert!(!d7.explanation.is_empty() && d7.rfc.contains("RFC 7672"));
+    // A missing TLS-RPT record comes with the record to publish.
+    let plain = check_domain(&ctx, &HostName::parse("plain.test").unwrap()).await;
+    let x3 = plain
+        .findings
+        .iter()
+        .find(|f| f.diagnostic.check == Check::X3)
+        .expect("an X3 finding");
+    assert!(
+        x3.fix
+            .contains("_smtp._tls.plain.test. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@plain.test\""),
+        "{}",
+        x3.fix
+    );
+
     // A domain that does not exist is said to be so, not sent to "the address records".
     let missing = check_domain(&ctx, &HostName::parse("nonexistent.test").unwrap()).await;
     let m1: Vec<_> = missing
