@@ -23,6 +23,10 @@ use mailsec_core::{Check, Diagnostic, HostName, Severity};
 use mailsec_dns::{Resolver, Security};
 use mailsec_fetch::FetchConfig;
 
+/// The version of the JSON form of [`DomainReport`], documented in docs/check-json.md. A field
+/// is added without a change of version; a field removed or changed in meaning changes it.
+pub const SCHEMA: &str = "mailsec-check/1";
+
 /// What the checker needs.
 #[derive(Clone)]
 pub struct Context {
@@ -37,6 +41,8 @@ pub struct Context {
 /// Everything found about one domain.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct DomainReport {
+    /// The JSON schema of this report, [`SCHEMA`] (docs/check-json.md).
+    pub schema: &'static str,
     /// The domain checked.
     pub domain: String,
     /// The MX hosts, in preference order.
@@ -213,6 +219,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     };
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     DomainReport {
+        schema: SCHEMA,
         domain: domain.as_str().to_owned(),
         mx: mx.reports,
         mx_security: mx.security,

@@ -43,6 +43,51 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
     assert_eq!(good["report"]["sts_policy"]["mode"], "enforce");
     assert!(codes(by_domain("sts-html.test")).contains(&"H6/error".to_owned()));
     assert!(codes(by_domain("dane-bogus-tlsa.test")).contains(&"D2/error".to_owned()));
+    // Every field of a report and of a finding is documented in docs/check-json.md, under the
+    // schema version the report names.
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/check-json.md"
+    ))
+    .unwrap();
+    let documented = |section: &str| -> Vec<String> {
+        let body = doc
+            .split(section)
+            .nth(1)
+            .unwrap()
+            .split("\n#")
+            .next()
+            .unwrap();
+        body.lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    let report_fields = documented("## Report");
+    let finding_fields = documented("### Finding");
+    for e in entries {
+        let report = e["report"].as_object().unwrap();
+        assert_eq!(report["schema"], "mailsec-check/1");
+        for key in report.keys() {
+            assert!(
+                report_fields.contains(key),
+                "report field `{key}` is not in docs/check-json.md"
+            );
+        }
+        for f in report["findings"].as_array().unwrap() {
+            for key in f.as_object().unwrap().keys() {
+                let known = finding_fields.contains(key)
+                    || finding_fields
+                        .iter()
+                        .any(|d| d.starts_with(&format!("{key}`")));
+                assert!(
+                    known || key == "line" || key == "field",
+                    "finding field `{key}` is not in docs/check-json.md"
+                );
+            }
+        }
+    }
     // The sender's verdict, computed (RFC 7672 and RFC 8461 together).
     for (domain, outcome, reason, mechanism) in [
         (
