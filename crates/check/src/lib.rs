@@ -210,6 +210,20 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
             ),
         );
     }
+    // X4: MTA-STS where DANE would be possible.
+    if required == 0
+        && mx.security == Some(Security::Secure)
+        && sts.policy.as_ref().is_some_and(|p| p.mode != Mode::None)
+    {
+        f.push(
+            "mx",
+            Diagnostic::new(
+                Check::X4,
+                Severity::Info,
+                "the MX RRset is DNSSEC-signed: DANE (TLSA records on the MX hosts) would protect mail from the first message, and senders use it before MTA-STS",
+            ),
+        );
+    }
     let findings = f.0;
     let count = |sev| {
         findings

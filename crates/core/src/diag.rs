@@ -242,6 +242,7 @@ catalogue! {
     X1 => "MTA-STS does not rescue a DANE failure",
     X2 => "MTA-STS patterns, MX RRset and certificates agree",
     X3 => "MTA-STS or DANE deployed without TLS-RPT",
+    X4 => "MTA-STS deployed where the MX zone is signed: DANE possible",
 }
 
 impl fmt::Display for Check {

@@ -73,6 +73,17 @@ pub(crate) async fn check(
     if sts_record.is_some() {
         match fetch_policy(r, domain, &ctx.fetch).await {
             Ok(fetched) => {
+                f.push(
+                    "policy",
+                    Diagnostic::new(
+                        Check::H11,
+                        Severity::Info,
+                        format!(
+                            "{} fetched from {} in {} ms",
+                            fetched.url, fetched.addr, fetched.elapsed_ms
+                        ),
+                    ),
+                );
                 let linted = mta_sts::lint_policy(&fetched.body);
                 for diag in linted.diagnostics {
                     f.push("policy", diag);

@@ -4,7 +4,7 @@
 
 use mailsec_core::dane::{Tlsa, Usability};
 use mailsec_core::{Check, Diagnostic, HostName, Severity};
-use mailsec_dns::{LookupError, Resolver, Response, Security};
+use mailsec_dns::{LookupError, RecordType, Resolver, Response, Security};
 
 use super::Findings;
 use crate::{DaneState, MxReport};
@@ -23,6 +23,24 @@ pub(crate) struct MxArea {
 /// Looks up the MX RRset of `domain` and, for each host, its A records and TLSA RRset.
 pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> MxArea {
     let d = domain.as_str();
+    // N9: every DNSSEC result below means something only if the root validates.
+    match r.lookup(".", RecordType::SOA).await {
+        Ok(resp) if resp.security() == Security::Secure => {}
+        other => f.push(
+            "mx",
+            Diagnostic::new(
+                Check::N9,
+                Severity::Error,
+                format!(
+                    "the root zone does not validate through this resolver ({}): every DNSSEC status in this report is doubtful; check the trust anchor and that the resolver passes DNSSEC records",
+                    match other {
+                        Ok(resp) => resp.security().to_string(),
+                        Err(e) => e.to_string(),
+                    }
+                ),
+            ),
+        ),
+    }
     // MX (RFC 5321 §5.1; RFC 7672 §2.2.1 for its DNSSEC status).
     let (mx_hosts, mx_security) = match r.mx(d).await {
         Ok(Response::Records(a)) => {
@@ -126,6 +144,18 @@ pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> 
         }
         let secure_path = mx_security == Some(Security::Secure)
             && report.address_security == Some(Security::Secure);
+        if mx_security == Some(Security::Secure)
+            && report.address_security == Some(Security::Insecure)
+        {
+            f.push(
+                host,
+                Diagnostic::new(
+                    Check::N3,
+                    Severity::Warning,
+                    "the MX host's zone is not signed: senders cannot look up its TLSA records, so DANE cannot protect it (RFC 7672 §2.2.2)",
+                ),
+            );
+        }
         let tlsa = r.tlsa(&format!("_25._tcp.{host}")).await;
         for d in judge_tlsa(&tlsa, secure_path, &mut report) {
             f.push(host, d);

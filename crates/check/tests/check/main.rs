@@ -188,6 +188,25 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
         );
     }
     expect(r.dane.is_some(), "the checker connects".into());
+    expect(
+        !has(r, Check::N9, Severity::Error),
+        "the lab's root validates (no N9)".into(),
+    );
+    if matches!(sts.as_str(), "enforce" | "testing" | "none") {
+        expect(
+            has(r, Check::H11, Severity::Info),
+            "a fetched policy says how long it took (H11)".into(),
+        );
+    }
+    if matches!(sts.as_str(), "enforce" | "testing")
+        && s.zone == ZoneSecurity::Signed
+        && s.mx.iter().all(|m| m.tlsa.is_empty())
+    {
+        expect(
+            has(r, Check::X4, Severity::Info),
+            "MTA-STS on a signed MX zone suggests DANE (X4)".into(),
+        );
+    }
     // RFC 8461 §4.2 under an enforce policy served correctly: every MX certificate fault and a
     // missing STARTTLS is an error naming what senders will refuse.
     let enforce = sts == "enforce";
@@ -330,6 +349,27 @@ async fn every_scenario_is_seen_as_the_table_says() {
             .contains("_smtp._tls.plain.test. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@plain.test\""),
         "{}",
         x3.fix
+    );
+
+    // A resolver path that does not validate the root (here: the IANA anchor against the lab's
+    // private root) is said once, up front (N9).
+    let iana = Context {
+        resolver: Resolver::new(&DnsConfig {
+            server: Some(lab.dns_addr()),
+            trust_anchor: TrustAnchorSource::IanaRoot,
+            timeout: Duration::from_secs(2),
+            attempts: 1,
+        })
+        .await
+        .unwrap(),
+        fetch: ctx.fetch.clone(),
+        probe: None,
+    };
+    let doubtful = check_domain(&iana, &HostName::parse("dane-ee.test").unwrap()).await;
+    assert!(
+        has(&doubtful, Check::N9, Severity::Error),
+        "{:?}",
+        doubtful.findings
     );
 
     // A domain that does not exist is said to be so, not sent to "the address records".

@@ -838,5 +838,13 @@ pub(super) fn about_check(check: Check) -> About {
             "Publish a TLS-RPT record (`v=TLSRPTv1; rua=mailto:...`) and read the reports.",
             "RFC 8460 §3; RFC 8461 §6",
         ),
+        X4 => about(
+            "The MX RRset is DNSSEC-signed, so the MX hosts could publish TLSA records: DANE \
+             protects from the first message (MTA-STS trusts on first use) and does not depend on \
+             the web PKI, and senders that support both use DANE first.",
+            "Sign the MX hosts' zones and publish `_25._tcp.<mx> IN TLSA 3 1 1 <key digest>` \
+             (`mailsec tlsa generate --connect <mx>`), with a record for the next key.",
+            "RFC 7672 §1.3; RFC 8461 §2",
+        ),
     }
 }
