@@ -75,6 +75,8 @@ pub struct DomainReport {
 /// A finding with the part of the domain it concerns.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Finding {
+    /// The area of the check that found it.
+    pub area: Area,
     /// `mx`, `mta-sts`, `policy`, `tls-rpt`, or an MX host name.
     pub subject: String,
     /// The finding.
@@ -87,6 +89,45 @@ pub struct Finding {
     pub fix: String,
     /// The RFC rule.
     pub rfc: &'static str,
+}
+
+/// The areas of a check, in the order they run and are shown.
+#[derive(Clone, Copy, Debug, Default, Eq, Ord, PartialEq, PartialOrd, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Area {
+    /// The MX RRset, DNSSEC, and each MX host's addresses and TLSA records.
+    #[default]
+    MxDnssec,
+    /// The `_mta-sts` record, the policy host and the policy.
+    MtaSts,
+    /// The `_smtp._tls` record.
+    TlsRpt,
+    /// Every address of every MX host: STARTTLS, TLS, certificates, DANE.
+    Connections,
+    /// DANE and MTA-STS together.
+    Consistency,
+}
+
+impl Area {
+    /// Every area, in order.
+    pub const ALL: [Self; 5] = [
+        Self::MxDnssec,
+        Self::MtaSts,
+        Self::TlsRpt,
+        Self::Connections,
+        Self::Consistency,
+    ];
+
+    /// A heading for people.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::MxDnssec => "MX and DNSSEC",
+            Self::MtaSts => "MTA-STS",
+            Self::TlsRpt => "TLS-RPT",
+            Self::Connections => "TLS and DANE on the MX hosts",
+            Self::Consistency => "Consistency",
+        }
+    }
 }
 
 /// One MX host.
@@ -139,8 +180,11 @@ pub struct Summary {
 /// the sender's verdict.
 pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     let mut f = areas::Findings::default();
+    f.area(Area::MxDnssec);
     let mx = areas::mx::check(&ctx.resolver, domain, &mut f).await;
+    f.area(Area::MtaSts);
     let sts = areas::mta_sts::check(ctx, domain, &mx.hosts, &mut f).await;
+    f.area(Area::TlsRpt);
     let dane_deployed = mx.reports.iter().any(|m| m.dane == DaneState::Required);
     let (tlsrpt_record, tls_rpt) = areas::tlsrpt::check(
         &ctx.resolver,
@@ -160,6 +204,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
                 pkix_roots: ctx.fetch.roots.clone(),
             };
             let report = dane::check(&dctx, &dane::Target::Domain(domain.clone())).await;
+            f.area(Area::Connections);
             areas::connections::findings(
                 &report,
                 &areas::connections::Inputs {
@@ -183,6 +228,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     });
 
     // Consistency (RFC 8461 §2).
+    f.area(Area::Consistency);
     let required = mx
         .reports
         .iter()

@@ -8,13 +8,18 @@ pub(crate) mod tlsrpt;
 
 use mailsec_core::Diagnostic;
 
-use crate::Finding;
+use crate::{Area, Finding};
 
 /// The findings of one domain, each with its subject, in the order the areas add them.
 #[derive(Default)]
-pub(crate) struct Findings(pub(crate) Vec<Finding>);
+pub(crate) struct Findings(pub(crate) Vec<Finding>, pub(crate) Area);
 
 impl Findings {
+    /// Sets the area the next findings belong to.
+    pub(crate) fn area(&mut self, area: Area) {
+        self.1 = area;
+    }
+
     /// Adds `d` about `subject` (`mx`, `mta-sts`, `policy`, `tls-rpt`, or an MX host), with the
     /// catalogue's explanation and fix for its check.
     pub(crate) fn push(&mut self, subject: &str, d: Diagnostic) {
@@ -25,6 +30,7 @@ impl Findings {
     /// Adds `d` with a fix made for this instance (the exact record or line to publish).
     pub(crate) fn push_with_fix(&mut self, subject: &str, d: Diagnostic, fix: String) {
         self.0.push(Finding {
+            area: self.1,
             subject: subject.to_owned(),
             explanation: d.check.explanation(),
             rfc: d.check.rfc(),

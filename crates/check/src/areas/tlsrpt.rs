@@ -6,6 +6,7 @@ use mailsec_dns::{Resolver, Response};
 
 use super::Findings;
 use super::mx::lookup_failure;
+use crate::Area;
 
 /// Looks up and lints the record. `expected` (MTA-STS or DANE deployed) makes its absence a
 /// warning rather than information. Returns the record and the summary (`yes`, `no`,
@@ -107,6 +108,7 @@ async fn apex_records(r: &Resolver, domain: &HostName, f: &mut Findings) {
     for t in &a.records {
         let text = t.concat();
         if text.starts_with(b"v=STSv1") {
+            f.area(Area::MtaSts);
             f.push_with_fix(
                 "mta-sts",
                 Diagnostic::new(
@@ -116,6 +118,7 @@ async fn apex_records(r: &Resolver, domain: &HostName, f: &mut Findings) {
                 ),
                 format!("Move the record to `_mta-sts.{d}.` and remove it from `{d}.`."),
             );
+            f.area(Area::TlsRpt);
         }
         if text.starts_with(b"v=TLSRPTv1") {
             f.push_with_fix(
