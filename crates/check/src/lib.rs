@@ -43,8 +43,11 @@ pub struct Context {
 pub struct DomainReport {
     /// The JSON schema of this report, [`SCHEMA`] (docs/check-json.md).
     pub schema: &'static str,
-    /// The domain checked.
+    /// The domain checked (A-labels).
     pub domain: String,
+    /// The same in Unicode, for an internationalised domain name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_unicode: Option<String>,
     /// The MX hosts, in preference order.
     pub mx: Vec<MxReport>,
     /// Security of the MX RRset.
@@ -281,6 +284,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     DomainReport {
         schema: SCHEMA,
         domain: domain.as_str().to_owned(),
+        domain_unicode: domain.to_unicode(),
         mx: mx.reports,
         mx_security: mx.security,
         sts_record: sts.record,

@@ -71,6 +71,16 @@ impl HostName {
         Ok(Self(lower))
     }
 
+    /// The name with its A-labels shown as Unicode (U-labels), for people; `None` when it has
+    /// no A-label or one does not decode.
+    pub fn to_unicode(&self) -> Option<String> {
+        if !self.labels().any(|l| l.starts_with("xn--")) {
+            return None;
+        }
+        let (unicode, result) = idna::domain_to_unicode(self.as_str());
+        result.ok().map(|()| unicode)
+    }
+
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -147,6 +157,14 @@ pub fn check_ldh(name: &str) -> Result<(), DomainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idns_show_in_both_forms() {
+        let h = HostName::parse("Bücher.Example").unwrap();
+        assert_eq!(h.as_str(), "xn--bcher-kva.example");
+        assert_eq!(h.to_unicode().as_deref(), Some("bücher.example"));
+        assert_eq!(HostName::parse("mx.example").unwrap().to_unicode(), None);
+    }
 
     #[test]
     fn normalize_table() {
