@@ -412,6 +412,14 @@ pub(crate) struct LabArgs {
     /// DNS port on 127.0.0.1 (default: any free port).
     #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub(crate) dns_port: u16,
+    /// HTTPS port of the policy hosts on 127.0.0.1 (default: any free port). 443 lets clients
+    /// without a port map fetch policies, e.g. inside a network namespace.
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub(crate) https_port: u16,
+    /// SMTP port of every MX host (default: any free port). 25 lets clients without a port map
+    /// connect, e.g. inside a network namespace.
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub(crate) smtp_port: u16,
     /// Also serve N generated domains, d1.scale.test to dN.scale.test (at most 65024).
     ///
     /// Each is a signed zone with one MX host on its own 127.2.x.y address: TLSA 3 1 1 and

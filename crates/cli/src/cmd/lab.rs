@@ -88,7 +88,7 @@ pub(crate) fn lab(args: LabArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     net::runtime()?.block_on(async {
-        let lab = Lab::start(LabConfig { dns_port: args.dns_port, scale: args.scale, ..LabConfig::default() }).await?;
+        let lab = Lab::start(LabConfig { dns_port: args.dns_port, https_port: args.https_port, smtp_port: args.smtp_port, scale: args.scale, ..LabConfig::default() }).await?;
         let generated = match args.scale {
             0 => String::new(),
             n => format!(" and {n} generated domains"),
