@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 
 use crate::{Row, StoreError, check_version, timestamp};
 
@@ -18,20 +18,25 @@ impl Sqlite {
         let conn = blocking(move || {
             let mut conn = Connection::open(&path)?;
             conn.busy_timeout(BUSY_TIMEOUT)?;
-            // WAL lets readers run beside the writer. On a file system without shared memory it
-            // stays in rollback mode, where the busy timeout still serialises writers.
-            let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-            // In WAL mode NORMAL loses no committed transaction when a process is killed.
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute_batch(SCHEMA)?;
-            let version: String = tx.query_row(
-                "SELECT value FROM mailsec_meta WHERE name = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )?;
-            check_version(&version)?;
-            tx.commit()?;
+            retry_busy(|| {
+                // WAL lets readers run beside the writer. On a file system without shared
+                // memory it stays in rollback mode, where the busy timeout still serialises
+                // writers.
+                let _mode: String =
+                    conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+                // In WAL mode NORMAL loses no committed transaction when a process is killed.
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.execute_batch(SCHEMA)?;
+                let version: String = tx.query_row(
+                    "SELECT value FROM mailsec_meta WHERE name = 'schema_version'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                check_version(&version)?;
+                tx.commit()?;
+                Ok(())
+            })?;
             Ok(conn)
         })
         .await?;
@@ -44,30 +49,33 @@ impl Sqlite {
         let conn = Arc::clone(&self.conn);
         blocking(move || {
             let mut conn = conn.lock().map_err(|_| StoreError::Worker)?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut stmt = tx.prepare_cached(UPSERT)?;
-                for r in &rows {
-                    stmt.execute(params![
-                        r.domain,
-                        timestamp(r.run_at),
-                        timestamp(r.checked_at),
-                        r.input,
-                        r.error,
-                        r.mta_sts,
-                        r.tls_rpt,
-                        r.dane,
-                        r.errors,
-                        r.warnings,
-                        r.verdict_outcome,
-                        r.verdict_mechanism,
-                        r.verdict_reason,
-                        r.record,
-                    ])?;
+            // An upsert: a batch tried again after SQLITE_BUSY writes the same rows.
+            retry_busy(|| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                {
+                    let mut stmt = tx.prepare_cached(UPSERT)?;
+                    for r in &rows {
+                        stmt.execute(params![
+                            r.domain,
+                            timestamp(r.run_at),
+                            timestamp(r.checked_at),
+                            r.input,
+                            r.error,
+                            r.mta_sts,
+                            r.tls_rpt,
+                            r.dane,
+                            r.errors,
+                            r.warnings,
+                            r.verdict_outcome,
+                            r.verdict_mechanism,
+                            r.verdict_reason,
+                            r.record,
+                        ])?;
+                    }
                 }
-            }
-            tx.commit()?;
-            Ok(())
+                tx.commit()?;
+                Ok(())
+            })
         })
         .await
     }
@@ -97,6 +105,30 @@ impl Sqlite {
         reader.await.map_err(|_| StoreError::Worker)??;
         Ok(n)
     }
+}
+
+/// Runs `f` again while SQLite answers SQLITE_BUSY, for up to BUSY_TIMEOUT. The busy timeout
+/// covers most waits, but not all: switching a new file to WAL while another process does the
+/// same, or a WAL recovery, answer SQLITE_BUSY at once.
+fn retry_busy<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match f() {
+            Err(StoreError::Sqlite(e)) if is_busy(&e) && start.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 async fn blocking<T, F>(f: F) -> Result<T, StoreError>
