@@ -357,13 +357,97 @@ pub(crate) struct DaneCheckArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    override_usage = "mailsec check [OPTIONS] <DOMAIN>...|--input <FILE|->, mailsec check summary <STORE>...",
+    after_long_help = CHECK_HELP
+)]
 pub(crate) struct CheckArgs {
-    /// The domains.
-    #[arg(required = true, value_name = "DOMAIN")]
+    #[command(subcommand)]
+    pub(crate) command: Option<CheckCommand>,
+    /// The domains (U-labels or A-labels).
+    #[arg(
+        value_name = "DOMAIN",
+        required_unless_present = "input",
+        conflicts_with = "input"
+    )]
     pub(crate) domains: Vec<String>,
     /// Do not connect to the MX hosts: DNS and the policy fetch only.
     #[arg(long)]
     pub(crate) no_connect: bool,
+    /// Print JSON; with --input, JSON Lines: one object per domain, as each finishes.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Check the domains listed in FILE (- for standard input): one per line; blank lines and
+    /// lines starting with # are skipped, and a name that is not a domain gets an error record
+    /// while the run goes on. Read as the run goes, so lists of any length fit in memory.
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) input: Option<PathBuf>,
+    /// How many domains are checked at once.
+    #[arg(
+        long,
+        default_value_t = 32,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=4096)
+    )]
+    pub(crate) concurrency: u32,
+    /// Seconds allowed for each domain, all of its lookups, fetches and connections included;
+    /// a domain past it gets an error record.
+    #[arg(
+        long,
+        default_value_t = 120,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub(crate) deadline: u64,
+    /// With --input: append the results to OUT (JSON Lines, whatever --json says) and skip the
+    /// domains OUT already has; OUT is created when missing. Run the same command again after
+    /// an interruption: a line cut short by a kill is dropped and its domain checked again.
+    #[arg(long, value_name = "OUT")]
+    pub(crate) resume: Option<PathBuf>,
+    /// With --input: check only shard K of N (1 <= K <= N): the domains whose FNV-1a 64-bit hash
+    /// of the A-label name, modulo N, is K-1. The same on every machine and every version, so N
+    /// machines given 1/N .. N/N split one list exactly.
+    #[arg(long, value_name = "K/N")]
+    pub(crate) shard: Option<crate::cmd::check::Shard>,
+    /// With --input: also keep the results in a database that many runs can share:
+    /// sqlite:PATH or postgres://[USER[:PASSWORD]@]HOST[:PORT]/DB.
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
+    /// With --input: write the closing summary as JSON to FILE (- for standard output, after
+    /// the results). It is always printed as text on standard error.
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) summary_json: Option<PathBuf>,
+}
+
+const CHECK_HELP: &str = "\
+Many domains: `mailsec check --input LIST --json > results.jsonl` checks a list of any length, \
+--concurrency domains at a time, each within --deadline, and writes one line per domain as it \
+finishes; a progress bar shows on standard error when it is a terminal, and a summary closes the \
+run (shares with MTA-STS, enforce, TLS-RPT, DANE; findings by ID). `mailsec check summary STORE` \
+prints the same summary from a store or a JSON Lines file.
+
+Exit status: 0 every domain checked and valid; 1 at least one finding of error severity, or a \
+domain that could not be checked (an invalid name, the deadline): each has its record and the run \
+goes on; 2 the run itself failed (unreadable input, unwritable output, store unreachable).";
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CheckCommand {
+    /// Summarise stored results: domains, failures, shares with MTA-STS, enforce, TLS-RPT and
+    /// DANE, and findings by ID.
+    ///
+    /// Reads the newest result of every domain in each STORE. Exit status: 0 when no domain has
+    /// an error finding or a failed check, 1 otherwise, 2 when a store cannot be read.
+    Summary(CheckSummaryArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckSummaryArgs {
+    /// sqlite:PATH, postgres://..., or a JSON Lines file written by `check --input --json` or
+    /// `--resume` (several: the summary of all of them).
+    #[arg(required = true, value_name = "STORE")]
+    pub(crate) stores: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

@@ -102,7 +102,12 @@ fn synopsis(cmd: &clap::Command) -> String {
         ));
     }
     if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
-        parts.push("<\\fICOMMAND\\fR>".to_owned());
+        // `mailsec check` runs alone too: its subcommand (`summary`) is optional.
+        parts.push(if cmd.is_subcommand_required_set() {
+            "<\\fICOMMAND\\fR>".to_owned()
+        } else {
+            "[\\fICOMMAND\\fR]".to_owned()
+        });
     }
     parts.join(" ")
 }
@@ -146,7 +151,10 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("[\\fB\\-\\-json\\fR]"), "{s}");
-        assert!(s.ends_with("<\\fIDOMAIN\\fR>..."), "{s}");
+        // DOMAIN... or --input; `check summary` is an optional subcommand.
+        assert!(s.ends_with("[\\fIDOMAIN\\fR]... [\\fICOMMAND\\fR]"), "{s}");
+        let summary = synopsis(check.find_subcommand("summary").unwrap());
+        assert!(summary.ends_with("<\\fISTORE\\fR>..."), "{summary}");
         let top = synopsis(&cmd);
         assert!(top.ends_with("<\\fICOMMAND\\fR>"), "{top}");
     }

@@ -41,7 +41,12 @@ fn man_synopsis_names_option_values_and_repeated_arguments() {
         synopsis.contains("[\\fB\\-\\-resolver\\fR \\fIIP[:PORT]\\fR]"),
         "{synopsis}"
     );
-    assert!(synopsis.ends_with("<\\fIDOMAIN\\fR>..."), "{synopsis}");
+    assert!(
+        synopsis.ends_with("[\\fIDOMAIN\\fR]... [\\fICOMMAND\\fR]"),
+        "{synopsis}"
+    );
+    let page = std::fs::read_to_string(dir.path().join("mailsec-check-summary.1")).unwrap();
+    assert!(page.contains("<\\fISTORE\\fR>...\n"), "{page}");
     let top = stdout(&mailsec(&["man"]));
     assert!(
         top.contains("[\\fB\\-\\-trust\\-anchor\\fR \\fIFILE\\fR]"),
