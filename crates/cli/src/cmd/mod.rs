@@ -7,6 +7,7 @@ pub(crate) mod dns;
 pub(crate) mod docs;
 pub(crate) mod lab;
 pub(crate) mod net;
+pub(crate) mod report_text;
 pub(crate) mod sts;
 pub(crate) mod tlsa;
 pub(crate) mod tlsrpt;

@@ -144,9 +144,11 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
         "[P17] policy: the enforce policy permits none of the MX hosts",
         "[H6] policy: Content-Type `text/html",
         "-> refuse (tlsa-invalid)",
-        "SENDER    a conformant sender (DANE first, then MTA-STS) would defer (tlsa-invalid)",
-        "SENDER    a conformant sender (DANE first, then MTA-STS) would deliver (dane)",
-        "SENDER    a conformant sender (DANE first, then MTA-STS) would defer (validation-failure)",
+        "== dane-ee-wrong.test: a conformant sender would defer (tlsa-invalid)",
+        "== dane-and-sts.test: a conformant sender would deliver (dane)",
+        "== sts-mx-mismatch.test: a conformant sender would defer (validation-failure)",
+        "-- MTA-STS: enforce (id 20261129T000000",
+        "fix: Add mx: mx.sts-mx-mismatch.test to the policy",
     ] {
         assert!(
             human.contains(computed),

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use mailsec_check::DomainReport;
 use mailsec_core::diag::quote;
-use mailsec_core::{HostName, Severity};
+use mailsec_core::HostName;
 
 use self::bulk::Failure;
 pub(crate) use self::bulk::Shard;
@@ -104,123 +104,17 @@ async fn context(args: &CheckArgs, net_args: &NetArgs) -> anyhow::Result<mailsec
     })
 }
 
-/// A readable report; `note` is printed under the heading.
+/// A readable report, grouped by area (crate::cmd::report_text); `note` is printed under the
+/// heading. Colour on a terminal.
 pub(crate) fn print_report(
     out: &mut dyn Write,
     r: &DomainReport,
     note: Option<&str>,
 ) -> std::io::Result<()> {
-    writeln!(out, "== {}", r.domain)?;
-    if let Some(note) = note {
-        writeln!(out, "   {note}")?;
-    }
-    let mx_sec = r
-        .mx_security
-        .map_or_else(|| "lookup failed".to_owned(), |s| s.to_string());
-    if r.mx.is_empty() {
-        writeln!(out, "   MX        none ({mx_sec})")?;
-    }
-    for m in &r.mx {
-        let addr = m
-            .address_security
-            .map_or_else(|| "lookup failed".to_owned(), |s| s.to_string());
-        writeln!(
-            out,
-            "   MX        {} {}  (MX {mx_sec}, address {addr})",
-            m.preference, m.host
-        )?;
-        let dane = match m.dane {
-            mailsec_check::DaneState::Required => {
-                format!("required: {} usable of {}", m.usable_tlsa, m.tlsa.len())
-            }
-            mailsec_check::DaneState::UnusableRecords => {
-                "TLSA present but none usable: TLS without authentication".to_owned()
-            }
-            mailsec_check::DaneState::NotApplicable => "does not apply".to_owned(),
-            mailsec_check::DaneState::Failed => "TLSA lookup failed: senders defer".to_owned(),
-        };
-        writeln!(out, "     DANE    {dane}")?;
-        for t in &m.tlsa {
-            writeln!(out, "     TLSA    {}", abbreviate(t))?;
-        }
-        // What connecting showed, address by address.
-        let connected = r
-            .dane
-            .iter()
-            .flat_map(|d| &d.hosts)
-            .filter(|h| h.host == m.host)
-            .flat_map(|h| &h.results);
-        for a in connected {
-            writeln!(out, "     SMTP    {}", crate::cmd::dane::address_line(a))?;
-        }
-    }
-    if let Some(v) = &r.verdict {
-        writeln!(
-            out,
-            "   SENDER    a conformant sender (DANE first, then MTA-STS) would {}",
-            crate::cmd::dane::verdict_words(v)
-        )?;
-    }
-    match (&r.sts_record, &r.sts_policy) {
-        (Some(rec), Some(p)) => writeln!(
-            out,
-            "   MTA-STS   id {}: mode {}, max_age {}, mx {}",
-            rec.id,
-            p.mode,
-            output::duration(p.max_age.seconds()),
-            p.mx.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?,
-        (Some(rec), None) => writeln!(out, "   MTA-STS   id {}: no usable policy", rec.id)?,
-        _ => writeln!(out, "   MTA-STS   {}", r.summary.mta_sts)?,
-    }
-    match &r.tlsrpt {
-        Some(t) => writeln!(
-            out,
-            "   TLS-RPT   {}",
-            t.rua
-                .iter()
-                .map(|u| u.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?,
-        None => writeln!(out, "   TLS-RPT   {}", r.summary.tls_rpt)?,
-    }
-    for f in &r.findings {
-        let d = &f.diagnostic;
-        let mark = match d.severity {
-            Severity::Error => "error  ",
-            Severity::Warning => "warning",
-            Severity::Info => "info   ",
-        };
-        let line = d.line.map(|l| format!("line {l}: ")).unwrap_or_default();
-        writeln!(
-            out,
-            "   {mark} [{}] {}: {line}{}",
-            d.check, f.subject, d.message
-        )?;
-    }
-    writeln!(
+    crate::cmd::report_text::print_report(
         out,
-        "   => DANE {}; MTA-STS {}; TLS-RPT {}; {} error{}, {} warning{}",
-        r.summary.dane,
-        r.summary.mta_sts,
-        r.summary.tls_rpt,
-        r.summary.errors,
-        if r.summary.errors == 1 { "" } else { "s" },
-        r.summary.warnings,
-        if r.summary.warnings == 1 { "" } else { "s" }
-    )?;
-    writeln!(out)
-}
-
-fn abbreviate(tlsa: &str) -> String {
-    match tlsa.rsplit_once(' ') {
-        Some((head, data)) if data.len() > 24 => {
-            format!("{head} {}...{}", &data[..12], &data[data.len() - 8..])
-        }
-        _ => tlsa.to_owned(),
-    }
+        r,
+        note,
+        crate::cmd::report_text::Style::for_stdout(),
+    )
 }
