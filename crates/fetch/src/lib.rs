@@ -98,6 +98,10 @@ pub struct Fetched {
     pub content_type: String,
     /// How long the fetch took.
     pub elapsed_ms: u128,
+    /// The negotiated TLS version (`TLSv1.2`, `TLSv1.3`).
+    pub tls_version: String,
+    /// The policy host certificate's end of validity, seconds since the Unix epoch.
+    pub certificate_not_after: Option<i64>,
 }
 
 /// Why no policy was fetched.
@@ -215,6 +219,20 @@ async fn fetch_inner(
                 certificate,
             }
         })?;
+    let (tls_version, certificate_not_after) = {
+        let (_, session) = tls.get_ref();
+        let version = match session.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
+            other => format!("{other:?}"),
+        };
+        let not_after = session
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|leaf| mailsec_core::dane::key_info(leaf))
+            .map(|k| k.not_after);
+        (version, not_after)
+    };
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .map_err(|e| FetchError::Http(e.to_string()))?;
@@ -278,6 +296,8 @@ async fn fetch_inner(
         body,
         content_type,
         elapsed_ms: start.elapsed().as_millis(),
+        tls_version,
+        certificate_not_after,
     })
 }
 

@@ -9,6 +9,9 @@ use mailsec_fetch::{FetchError, fetch_policy};
 use super::Findings;
 use crate::Context;
 
+/// A policy host certificate closer to its end than this is a warning (H3).
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
 /// What the MTA-STS area found.
 pub(crate) struct StsArea {
     /// The record, when valid.
@@ -79,11 +82,30 @@ pub(crate) async fn check(
                         Check::H11,
                         Severity::Info,
                         format!(
-                            "{} fetched from {} in {} ms",
-                            fetched.url, fetched.addr, fetched.elapsed_ms
+                            "{} fetched from {} over {} in {} ms",
+                            fetched.url, fetched.addr, fetched.tls_version, fetched.elapsed_ms
                         ),
                     ),
                 );
+                // H3: a policy host certificate that lapses stops every sender's refresh.
+                if let Some(not_after) = fetched.certificate_not_after {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                    let days = (not_after - now) / 86_400;
+                    if days < EXPIRY_WARNING_DAYS {
+                        f.push(
+                            "policy",
+                            Diagnostic::new(
+                                Check::H3,
+                                Severity::Warning,
+                                format!(
+                                    "the certificate of mta-sts.{d} expires in {days} days: renew it, or senders stop refreshing the policy"
+                                ),
+                            ),
+                        );
+                    }
+                }
                 let linted = mta_sts::lint_policy(&fetched.body);
                 for diag in linted.diagnostics {
                     f.push("policy", diag);

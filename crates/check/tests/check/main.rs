@@ -192,6 +192,10 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
         !has(r, Check::N9, Severity::Error),
         "the lab's root validates (no N9)".into(),
     );
+    expect(
+        !has(r, Check::H3, Severity::Warning),
+        "the lab's policy host certificates last 90 days (no H3)".into(),
+    );
     if matches!(sts.as_str(), "enforce" | "testing" | "none") {
         expect(
             has(r, Check::H11, Severity::Info),
@@ -492,4 +496,46 @@ async fn dane_check_gives_the_tables_verdict_for_every_scenario() {
     }
     assert_eq!(checked, SCENARIOS.len());
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// H3: a policy host certificate close to its end (the lab's certificates last 90 days from the
+/// lab's `now`; a lab that "started" 80 days ago serves ones that end in 10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_host_certificate_near_its_end_is_a_warning() {
+    let lab = Lab::start(LabConfig {
+        now: std::time::SystemTime::now() - Duration::from_secs(80 * 86_400),
+        ..LabConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = lab.write_files(dir.path()).unwrap();
+    let resolver = Resolver::new(&DnsConfig {
+        server: Some(lab.dns_addr()),
+        trust_anchor: TrustAnchorSource::File(files.trust_anchor),
+        timeout: Duration::from_secs(2),
+        attempts: 1,
+    })
+    .await
+    .unwrap();
+    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
+    fetch.ports = lab.ports();
+    let ctx = Context {
+        resolver,
+        fetch,
+        probe: None,
+    };
+    let r = check_domain(&ctx, &HostName::parse("sts-enforce.test").unwrap()).await;
+    let h3: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.diagnostic.check == Check::H3)
+        .collect();
+    assert_eq!(h3.len(), 1, "{:?}", r.findings);
+    assert_eq!(h3[0].diagnostic.severity, Severity::Warning);
+    assert!(
+        h3[0].diagnostic.message.contains("expires in"),
+        "{}",
+        h3[0].diagnostic.message
+    );
 }
