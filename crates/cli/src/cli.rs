@@ -86,6 +86,9 @@ pub(crate) enum Command {
     /// are broken on purpose, and showing their findings is what the demo is for. 2 when the lab
     /// cannot start or a check cannot run. (`mailsec check` on the same domains exits 1.)
     Demo(DemoArgs),
+    /// Serve the checker as a small web application: a form, the report page, the JSON.
+    #[command(after_long_help = WEB_HELP)]
+    Web(WebArgs),
     /// List the check catalogue, or explain one check.
     Checks(ChecksArgs),
     /// Print a shell completion script.
@@ -379,6 +382,9 @@ pub(crate) struct CheckArgs {
     /// Print JSON; with --input, JSON Lines: one object per domain, as each finishes.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also write the reports as one self-contained HTML page to FILE (inline CSS, no script).
+    #[arg(long, value_name = "FILE", conflicts_with = "input")]
+    pub(crate) html: Option<PathBuf>,
     /// Check the domains listed in FILE (- for standard input): one per line; blank lines and
     /// lines starting with # are skipped, and a name that is not a domain gets an error record
     /// while the run goes on. Read as the run goes, so lists of any length fit in memory.
@@ -522,6 +528,48 @@ pub(crate) struct DemoArgs {
     #[arg(long)]
     pub(crate) json: bool,
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct WebArgs {
+    /// Address and port to listen on (port 0: any free port; the address taken is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Checks a client (an IPv4 address, an IPv6 /64) may start per minute, in bursts of as
+    /// many; past it the answer is 429 with Retry-After.
+    #[arg(long, default_value_t = 10, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) rate: u32,
+    /// Seconds allowed for each check, all of its lookups, fetches and connections included;
+    /// past it the answer is 504.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) deadline: u64,
+    /// Checks running at once; a request waits up to 10 s for a free slot, then gets 503.
+    #[arg(long, default_value_t = 4, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) concurrency: u32,
+    /// Seconds a report without error findings is reused for the same domain (0: never), so
+    /// that many visitors cause one round of connections; reports with errors and failed
+    /// checks are never kept.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub(crate) cache: u64,
+    /// Do not connect to the MX hosts: DNS and the policy fetch only.
+    #[arg(long)]
+    pub(crate) no_connect: bool,
+}
+
+const WEB_HELP: &str = "\
+Routes: GET / (the form), GET /check?domain=D (the report page: the same page as `mailsec check \
+--html`), GET /api/check?domain=D (the report as JSON, as `mailsec check --json` prints one). \
+A name that is not a domain gets 400 with the reason; JSON errors are {\"domain\", \"error\": \
+{\"kind\", \"message\"}}. Pages have no script and no external resource.
+
+The server connects to the DNS, policy and mail servers of any domain a visitor names, private \
+addresses included (the lab needs them): expose it only where that is acceptable. The rate \
+limit counts per peer address, so behind a reverse proxy every visitor shares the proxy's \
+budget. With the variables `mailsec lab` prints, it checks the lab's domains.
+
+Runs until Ctrl-C or SIGTERM, then finishes the checks in progress.";
 
 #[derive(Debug, Args)]
 pub(crate) struct ChecksArgs {

@@ -47,6 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Dns(c) => cmd::dns::run(c, &cli.net, &mut out),
         Command::Lab(args) => cmd::lab::lab(args, &mut out),
         Command::Demo(args) => cmd::lab::demo(args, &mut out),
+        Command::Web(args) => cmd::web::run(args, &cli.net, &mut out),
         Command::Completions { shell } => {
             cmd::docs::completions(shell, &mut out)?;
             Ok(Exit::Ok)

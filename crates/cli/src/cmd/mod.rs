@@ -5,12 +5,14 @@ pub(crate) mod checks;
 pub(crate) mod dane;
 pub(crate) mod dns;
 pub(crate) mod docs;
+pub(crate) mod html;
 pub(crate) mod lab;
 pub(crate) mod net;
 pub(crate) mod report_text;
 pub(crate) mod sts;
 pub(crate) mod tlsa;
 pub(crate) mod tlsrpt;
+pub(crate) mod web;
 
 use std::io::Read;
 use std::path::Path;

@@ -86,6 +86,13 @@ pub(crate) fn run(
                 }
             }
         }
+        if let Some(path) = &args.html {
+            let values = results.iter().map(|r| match r {
+                Ok(report) => serde_json::to_value(report),
+                Err(failure) => serde_json::to_value(failure.record(None)),
+            });
+            crate::cmd::html::write(path, &values.collect::<Result<Vec<_>, _>>()?)?;
+        }
         Ok(Exit::from_errors(errors))
     })
 }
