@@ -898,6 +898,8 @@ section.domain{border:1px solid var(--line);border-radius:8px;padding:1rem;margi
 .status-ok{color:var(--ok)}.status-warning{color:var(--warn)}.status-error{color:var(--err)}.status-unknown{color:var(--muted)}
 p.verdict.status-ok{background:var(--okbg)}p.verdict.status-error{background:var(--errbg)}p.verdict.status-unknown{background:var(--card)}
 .summary{color:var(--muted)}
+p.area-verdict{color:var(--fg)}
+p.area-verdict.status-ok .badge{color:var(--ok)}p.area-verdict.status-warning .badge{color:var(--warn)}p.area-verdict.status-error .badge{color:var(--err)}
 .badge{display:inline-block;font-weight:600;font-size:.85rem;padding:0 .5em;border-radius:1em;border:1px solid currentColor}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,22rem),1fr));gap:.6rem;margin:.5rem 0}
 dl.card{display:grid;grid-template-columns:minmax(5.5rem,max-content) minmax(0,1fr);gap:.15rem .7rem;margin:.5rem 0;padding:.6rem .7rem;background:var(--card);border:1px solid var(--line);border-radius:6px}
@@ -917,6 +919,8 @@ li.sev-error .sev{color:var(--err)}li.sev-warning .sev{color:var(--warn)}li.sev-
 .explanation,.rfc{color:var(--muted);font-size:.95rem}
 .fix{margin:.3rem 0;padding:.4rem .6rem;background:var(--card);border-radius:6px;overflow-wrap:anywhere}
 .label{font-weight:700;font-size:.8rem;text-transform:uppercase;letter-spacing:.03em;margin-right:.3rem}
+@media (max-width:30rem){main{padding:.6rem}section.domain{padding:.6rem}
+dl.card{grid-template-columns:minmax(4.5rem,max-content) minmax(0,1fr);padding:.5rem}}
 ";
 
 #[cfg(test)]
