@@ -140,7 +140,14 @@ pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> 
         };
         match r.ipv4(host).await {
             Ok(resp) => report.address_security = Some(resp.security()),
-            Err(e) => f.push(host, lookup_failure(&e, "A", "senders skip this MX host")),
+            Err(e) => {
+                let mut d = lookup_failure(&e, "A", "senders skip this MX host");
+                // The MX host's own zone fails validation (N4), not the mail domain's (N2).
+                if d.check == Check::N2 {
+                    d.check = Check::N4;
+                }
+                f.push(host, d);
+            }
         }
         let secure_path = mx_security == Some(Security::Secure)
             && report.address_security == Some(Security::Secure);
