@@ -103,14 +103,13 @@ impl Failure {
         }
     }
 
-    /// `== domain` and the error, as the text report of a domain.
+    /// `== domain: not checked: why`, as the text report of a domain.
     pub(super) fn print(&self, out: &mut dyn Write, input: Option<&str>) -> io::Result<()> {
         let heading = self.domain().or(input).unwrap_or_default();
-        writeln!(out, "== {heading}")?;
+        writeln!(out, "== {heading}: not checked: {}", self.message())?;
         if let Some(input) = input.filter(|i| *i != heading) {
             writeln!(out, "   input     {input}")?;
         }
-        writeln!(out, "   error     not checked: {}", self.message())?;
         writeln!(out)
     }
 
