@@ -174,9 +174,10 @@ fn lab_list_is_the_scenario_table() {
     );
 }
 
-struct RunningLab {
+/// `mailsec lab` in the background, stopped when dropped; `env` holds the variables it printed.
+pub(crate) struct RunningLab {
     child: Child,
-    env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -187,7 +188,7 @@ impl Drop for RunningLab {
     }
 }
 
-fn start_lab() -> RunningLab {
+pub(crate) fn start_lab() -> RunningLab {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailsec"))
         .args(["lab", "--dir", dir.path().to_str().unwrap()])
@@ -225,7 +226,7 @@ fn start_lab() -> RunningLab {
     }
 }
 
-fn with_lab(lab: &RunningLab, args: &[&str]) -> std::process::Output {
+pub(crate) fn with_lab(lab: &RunningLab, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mailsec"))
         .args(args)
         .envs(lab.env.iter().cloned())

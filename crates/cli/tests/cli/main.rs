@@ -11,6 +11,7 @@ mod lab_process;
 mod real_lab;
 mod records;
 mod tlsa;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
