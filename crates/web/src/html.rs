@@ -65,7 +65,7 @@ pub fn error_page(heading: &str, message: &str, value: &str) -> String {
         "{}<section class=\"domain\"><h2>{}</h2>\n<p class=\"verdict status-error\">{}</p>\n</section>\n",
         form(value),
         escape(heading),
-        escape(message)
+        rich(message)
     );
     document(&format!("mailsec: {heading}"), &body)
 }

@@ -641,7 +641,7 @@ mod tests {
         }
         let (_, _, body) = request(s.addr, "GET", "/check?domain=bad..name").await;
         assert!(
-            body.contains("`bad..name` is not a domain name: empty label"),
+            body.contains("<code>bad..name</code> is not a domain name: empty label"),
             "{body}"
         );
         let (status, _, body) = request(s.addr, "GET", "/api/check?domain=a_b!.test").await;
