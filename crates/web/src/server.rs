@@ -788,4 +788,30 @@ mod tests {
             .unwrap();
         assert!(TcpStream::connect(addr).await.is_err());
     }
+    #[tokio::test]
+    async fn idle_silent_and_slow_clients_are_closed_at_the_header_timeout() {
+        let s = start(
+            Config {
+                header_timeout: Duration::from_millis(300),
+                ..config()
+            },
+            Duration::ZERO,
+            0,
+        )
+        .await;
+        let mut buf = vec![0; 65_536];
+        // Idle after a request (keep-alive), silent from the start, or stalled mid-header.
+        let mut idle = TcpStream::connect(s.addr).await.unwrap();
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        assert!(idle.read(&mut buf).await.unwrap() > 0);
+        let silent = TcpStream::connect(s.addr).await.unwrap();
+        let mut slow = TcpStream::connect(s.addr).await.unwrap();
+        slow.write_all(b"GET / HT").await.unwrap();
+        for mut tcp in [idle, silent, slow] {
+            let closed = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await;
+            assert!(matches!(closed, Ok(Ok(0))), "{closed:?}");
+        }
+    }
 }
