@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use mailsec_check::DomainReport;
-use mailsec_core::diag::quote;
 use mailsec_core::HostName;
+use mailsec_core::diag::quote;
 
 use self::bulk::Failure;
 pub(crate) use self::bulk::Shard;
