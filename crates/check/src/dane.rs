@@ -10,7 +10,9 @@ use mailsec_core::dane::{
 };
 use mailsec_core::{Diagnostic, HostName};
 use mailsec_dns::{LookupError, Resolver, Response};
-use mailsec_probe::{AddrProbe, ProbeConfig, ProbeError, Starttls, Step, probe_host_with_sni};
+use mailsec_probe::{
+    AddrProbe, ProbeConfig, ProbeError, Starttls, Step, probe_addr, probe_host_with_sni,
+};
 use pki_types::UnixTime;
 
 use crate::states;
@@ -71,6 +73,10 @@ pub struct HostReport {
     pub results: Vec<AddressReport>,
     /// Findings about the TLSA RRset, alone and against the presented chains.
     pub findings: Vec<Diagnostic>,
+    /// The first address that completed a handshake, probed again without SNI (RFC 8461 §7.1,
+    /// RFC 7672 §8.1: servers must not require it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_sni: Option<AddrProbe>,
 }
 
 /// One address of a host.
@@ -308,7 +314,16 @@ async fn check_host(
             verdict,
         });
     }
+    // T18: one more handshake, without SNI, at the first address that completed one.
+    let without_sni = match results.iter().find(|r| r.probe.tls.is_some()) {
+        Some(r) => {
+            let addr = std::net::SocketAddr::new(r.probe.addr, port);
+            Some(probe_addr(addr, &r.probe.addr.to_string(), starttls, &ctx.probe).await)
+        }
+        None => None,
+    };
     HostReport {
+        without_sni,
         host: host.to_owned(),
         preference,
         port,

@@ -219,6 +219,36 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                 }
             }
         }
+        // T18: without SNI the server must still complete the handshake, with its certificate.
+        if let Some(bare) = &h.without_sni {
+            let with_sni = h.results.iter().find(|r| r.probe.tls.is_some());
+            let leaf = |p: &mailsec_probe::AddrProbe| p.chain.first().map(|c| c.der.clone());
+            let problem = match (&bare.tls, with_sni) {
+                (None, _) => Some(format!(
+                    "without SNI the handshake fails ({})",
+                    bare.error
+                        .as_ref()
+                        .map_or_else(|| "no TLS".to_owned(), ToString::to_string)
+                )),
+                (Some(_), Some(w)) if leaf(bare) != leaf(&w.probe) => {
+                    Some("without SNI the server presents another certificate".to_owned())
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                f.push(
+                    &h.host,
+                    Diagnostic::new(
+                        Check::T18,
+                        Severity::Warning,
+                        format!(
+                            "{}: {problem}; senders that send no SNI cannot authenticate this server (RFC 8461 §7.1, RFC 7672 §8.1)",
+                            bare.dialled()
+                        ),
+                    ),
+                );
+            }
+        }
         for d in &h.findings {
             if !matches!(d.check, Check::D5 | Check::D6 | Check::D13) {
                 f.push(&h.host, d.clone());

@@ -192,6 +192,20 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
         !has(r, Check::N9, Severity::Error),
         "the lab's root validates (no N9)".into(),
     );
+    // The lab's SMTP servers present their one certificate with or without SNI.
+    let probed_without_sni = r.dane.as_ref().is_some_and(|d| {
+        d.hosts
+            .iter()
+            .all(|h| h.without_sni.is_some() == h.results.iter().any(|a| a.probe.tls.is_some()))
+    });
+    expect(
+        probed_without_sni,
+        "every host with TLS is probed once without SNI".into(),
+    );
+    expect(
+        !has(r, Check::T18, Severity::Warning),
+        "no lab server needs SNI (no T18)".into(),
+    );
     expect(
         !has(r, Check::H3, Severity::Warning),
         "the lab's policy host certificates last 90 days (no H3)".into(),
