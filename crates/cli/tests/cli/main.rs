@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bulk;
+mod checkdmarc;
 mod dns;
 mod docs;
 mod lab;
