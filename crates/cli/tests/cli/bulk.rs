@@ -305,6 +305,36 @@ fn a_run_killed_by_sigkill_resumes_without_losing_or_repeating_a_domain() {
     );
 }
 
+#[test]
+fn a_list_longer_than_one_resolver_batch() {
+    // A run renews its resolver every 1,000 domains (hickory's DNSSEC validation cache would
+    // otherwise grow with the list): the domains after the renewal validate as those before.
+    let lab = lab(&["--scale", "1100"]);
+    let dir = tempfile::tempdir().unwrap();
+    let list_path = dir.path().join("list.txt");
+    std::fs::write(&list_path, scale_names(1100).join("\n")).unwrap();
+    let o = run(
+        &lab,
+        &[
+            "check",
+            "--input",
+            path_str(&list_path),
+            "--json",
+            "--no-connect",
+            "--concurrency",
+            "64",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let recs = records(&stdout(&o));
+    assert_eq!(by_key(&recs).len(), 1100);
+    for r in &recs {
+        assert_eq!(r["mx_security"], "secure", "{r}");
+        assert_eq!(r["mx"][0]["dane"], "required", "{r}");
+        assert_eq!(r["summary"]["mta_sts"], "enforce", "{r}");
+    }
+}
+
 fn map_get<'a>(recs: &'a [Value], domain: &str) -> &'a Value {
     recs.iter().find(|r| r["domain"] == domain).unwrap()
 }
