@@ -35,22 +35,31 @@ pub(crate) async fn check(
             }
         }
         Ok(_) => {
-            let sev = if expected {
-                Severity::Warning
-            } else {
-                Severity::Info
-            };
+            let fix = format!(
+                "Publish `_smtp._tls.{d}. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{d}\"` (a mailbox that receives the reports; `mailsec tlsrpt record` checks the text)."
+            );
+            // R1: the record is absent; advisory, it breaks no delivery.
             f.push_with_fix(
                 "tls-rpt",
                 Diagnostic::new(
-                    Check::X3,
-                    sev,
-                    "no TLS-RPT record: failures will go unreported",
+                    Check::R1,
+                    Severity::Info,
+                    "no TLS-RPT record at _smtp._tls: senders have nowhere to report TLS failures",
                 ),
-                format!(
-                    "Publish `_smtp._tls.{d}. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{d}\"` (a mailbox that receives the reports; `mailsec tlsrpt record` checks the text)."
-                ),
+                fix.clone(),
             );
+            // X3: with MTA-STS or DANE deployed, failures that stop mail go unreported.
+            if expected {
+                f.push_with_fix(
+                    "tls-rpt",
+                    Diagnostic::new(
+                        Check::X3,
+                        Severity::Warning,
+                        "MTA-STS or DANE without TLS-RPT: when they make senders refuse delivery, nobody is told",
+                    ),
+                    fix,
+                );
+            }
             "no"
         }
         Err(e) => {

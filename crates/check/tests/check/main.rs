@@ -268,6 +268,12 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
         got.as_ref() == Some(&want),
         format!("verdict {got:?}, table {want:?}"),
     );
+    if s.tlsrpt.is_none() {
+        expect(
+            has(r, Check::R1, Severity::Info),
+            "a missing TLS-RPT record is R1".into(),
+        );
+    }
     // TLS-RPT.
     let tlsrpt = if s.tlsrpt.is_some() { "yes" } else { "no" };
     expect(
@@ -360,8 +366,8 @@ async fn every_scenario_is_seen_as_the_table_says() {
     let x3 = plain
         .findings
         .iter()
-        .find(|f| f.diagnostic.check == Check::X3)
-        .expect("an X3 finding");
+        .find(|f| f.diagnostic.check == Check::R1)
+        .expect("an R1 finding");
     assert!(
         x3.fix
             .contains("_smtp._tls.plain.test. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@plain.test\""),
