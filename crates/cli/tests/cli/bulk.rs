@@ -298,7 +298,19 @@ fn a_run_killed_by_sigkill_resumes_without_losing_or_repeating_a_domain() {
     // Once complete, a run again has nothing to do.
     let o = run(&lab, &args);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("this run     0 in"), "{}", stderr(&o));
+    let err = stderr(&o);
+    let this_run = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("this run"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(this_run.split_whitespace().nth(2), Some("0"), "{err}");
+    assert!(
+        this_run.ends_with(&format!(
+            "; {n} from earlier runs ({n} input lines skipped)",
+            n = names.len()
+        )),
+        "{err}"
+    );
     assert_eq!(
         records(&std::fs::read_to_string(&out).unwrap()).len(),
         names.len()
@@ -601,6 +613,24 @@ fn a_progress_bar_on_a_terminal_only() {
     assert!(tty.contains("/50 domains, "), "no bar with a total: {tty}");
     assert!(tty.contains("ETA"), "{tty}");
     assert!(tty.contains("summary: 50 domains, 50 checked"), "{tty}");
+    // A list from a pipe has no total (and is read once: counting it first would use it up).
+    let out = dir.path().join("piped.jsonl");
+    let shell = format!(
+        "cat {} | {bin} check --input /dev/stdin --no-connect --json >{}",
+        path_str(&list_path),
+        path_str(&out)
+    );
+    let o = Command::new("script")
+        .args(["-qefc", &shell, "/dev/null"])
+        .envs(lab.env.iter().cloned())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{tty}");
+    assert!(!tty.contains("/50 domains"), "{tty}");
+    assert!(tty.contains("summary: 50 domains, 50 checked"), "{tty}");
+    assert_eq!(records(&std::fs::read_to_string(&out).unwrap()).len(), 50);
     // Not a terminal: no bar, only the summary.
     let o = run(
         &lab,

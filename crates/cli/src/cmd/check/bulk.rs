@@ -556,16 +556,17 @@ fn open_input(path: &Path) -> anyhow::Result<Box<dyn BufRead + Send>> {
     Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
 }
 
-/// A bar on standard error when it is a terminal; hidden otherwise. For a file, the total comes
-/// from a first pass over it (the same filters, nothing kept).
+/// A bar on standard error when it is a terminal; hidden otherwise. For a regular file, the
+/// total comes from a first pass over it (the same filters, nothing kept).
 fn progress_bar(input: &Path, filter: &Filter) -> anyhow::Result<ProgressBar> {
     if !io::stderr().is_terminal() {
         return Ok(ProgressBar::hidden());
     }
-    let total = if input.as_os_str() == "-" {
-        None
-    } else {
+    // Only a regular file can be read twice: a pipe (`--input <(...)`) would be used up.
+    let total = if input.as_os_str() != "-" && std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
         Some(read_items(open_input(input)?, filter, |_| true)?.kept)
+    } else {
+        None
     };
     let (bar, template) = match total {
         Some(n) => (

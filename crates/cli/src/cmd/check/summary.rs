@@ -314,8 +314,8 @@ impl Summary {
             };
             write!(
                 out,
-                "  this run     {} in {secs:.1} s ({rate:.1} per second)",
-                run.this_run
+                "  {:<9}{:>9} in {secs:.1} s ({rate:.1} per second)",
+                "this run", run.this_run
             )?;
             if run.earlier > 0 || run.skipped_done > 0 {
                 write!(
@@ -331,7 +331,8 @@ impl Summary {
         }
         writeln!(
             out,
-            "  MTA-STS    {:7} {}   enforce {} ({}), testing {}, none {}",
+            "  {:<9}{:>9} {}  enforce {} ({}), testing {}, none {}",
+            "MTA-STS",
             self.sts_any,
             share(self.sts_any),
             self.sts_enforce,
@@ -341,15 +342,24 @@ impl Summary {
         )?;
         writeln!(
             out,
-            "  TLS-RPT    {:7} {}",
+            "  {:<9}{:>9} {}",
+            "TLS-RPT",
             self.tls_rpt,
             share(self.tls_rpt)
         )?;
         writeln!(
             out,
-            "  DANE       {:7} {}   required on at least one MX host",
+            "  {:<9}{:>9} {}  required on at least one MX host",
+            "DANE",
             self.dane,
             share(self.dane)
+        )?;
+        writeln!(
+            out,
+            "  {:<9}{:>9} {}  domains with at least one error finding",
+            "errors",
+            self.with_errors,
+            share(self.with_errors)
         )?;
         if self.with_verdict > 0 {
             let list = |m: &BTreeMap<String, u64>| {
@@ -360,29 +370,24 @@ impl Summary {
             };
             writeln!(
                 out,
-                "  verdict    deliver {} ({}); defer {} ({})",
+                "  verdict   deliver {} ({}); defer {} ({})",
                 self.deliver.values().sum::<u64>(),
                 list(&self.deliver),
                 self.defer.values().sum::<u64>(),
                 list(&self.defer)
             )?;
         }
-        writeln!(
-            out,
-            "  errors     {:7} {}   domains with at least one error finding",
-            self.with_errors,
-            share(self.with_errors)
-        )?;
         let findings = self.findings_sorted();
         if !findings.is_empty() {
             writeln!(
                 out,
-                "  findings by ID       domains  findings  (error, warning, info)"
+                "  {:<9}{:>9} {:>9}  (error, warning, info)",
+                "by ID", "domains", "findings"
             )?;
             for (code, c) in findings {
                 writeln!(
                     out,
-                    "    {code:<6} {:>20} {:>9}  ({}, {}, {})",
+                    "    {code:<7}{:>9} {:>9}  ({}, {}, {})",
                     c.domains, c.findings, c.error, c.warning, c.info
                 )?;
             }
@@ -564,15 +569,21 @@ mod tests {
         let mut text = Vec::new();
         s.write_text(&mut text, None).unwrap();
         let text = String::from_utf8(text).unwrap();
-        assert!(
-            text.starts_with(
-                "summary: 5 domains, 3 checked, 2 not checked (1 deadline, 1 invalid-name)"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("MTA-STS          2  66.7%   enforce 1 (33.3%)"),
-            "{text}"
+        assert_eq!(
+            text,
+            "\
+summary: 5 domains, 3 checked, 2 not checked (1 deadline, 1 invalid-name)
+  MTA-STS          2  66.7%  enforce 1 (33.3%), testing 1, none 0
+  TLS-RPT          1  33.3%
+  DANE             1  33.3%  required on at least one MX host
+  errors           2  66.7%  domains with at least one error finding
+  verdict   deliver 1 (dane 1); defer 1 (tlsa-invalid 1)
+  by ID      domains  findings  (error, warning, info)
+    M2             1         1  (1, 0, 0)
+    M10            1         1  (1, 0, 0)
+    P13            1         2  (1, 1, 0)
+    X1             1         1  (0, 0, 1)
+"
         );
     }
 
