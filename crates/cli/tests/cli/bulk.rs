@@ -666,12 +666,20 @@ impl Postgres {
         let bin = pg_bindir().expect(
             "PostgreSQL server programs (initdb, pg_ctl) not found: run scripts/install-lab-packages",
         );
-        let dir = tempfile::tempdir().unwrap();
         let root = Command::new("id")
             .arg("-u")
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
             .unwrap_or(false);
+        // Under /tmp as root: the postgres user must reach it (TMPDIR may be root's own).
+        let dir = if root {
+            tempfile::Builder::new()
+                .prefix("mailsec-pg")
+                .tempdir_in("/tmp")
+                .unwrap()
+        } else {
+            tempfile::tempdir().unwrap()
+        };
         if root {
             let chown = Command::new("chown")
                 .args(["postgres:postgres", path_str(dir.path())])
