@@ -283,19 +283,42 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_scenario_is_seen_as_the_table_says() {
-    let lab = Lab::start(LabConfig::default()).await.unwrap();
+/// A lab, the directory of its files, and a resolver that validates from the lab's root.
+struct Started {
+    lab: Lab,
+    files: mailsec_lab::LabFiles,
+    _dir: tempfile::TempDir,
+    resolver: Resolver,
+}
+
+async fn start(config: LabConfig) -> Started {
+    let lab = Lab::start(config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let files = lab.write_files(dir.path()).unwrap();
     let resolver = Resolver::new(&DnsConfig {
         server: Some(lab.dns_addr()),
-        trust_anchor: TrustAnchorSource::File(files.trust_anchor),
-        timeout: Duration::from_secs(2),
+        trust_anchor: TrustAnchorSource::File(files.trust_anchor.clone()),
+        timeout: Duration::from_secs(3),
         attempts: 1,
     })
     .await
     .unwrap();
+    Started {
+        lab,
+        files,
+        _dir: dir,
+        resolver,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_is_seen_as_the_table_says() {
+    let Started {
+        lab,
+        files,
+        _dir,
+        resolver,
+    } = start(LabConfig::default()).await;
     let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
     fetch.ports = lab.ports();
     fetch.timeout = Duration::from_secs(3);
@@ -453,17 +476,12 @@ fn dane_only_verdict(s: &Scenario) -> (&'static str, Option<&'static str>, Optio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dane_check_gives_the_tables_verdict_for_every_scenario() {
     use mailsec_check::dane::{DaneContext, Target, check};
-    let lab = Lab::start(LabConfig::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let files = lab.write_files(dir.path()).unwrap();
-    let resolver = Resolver::new(&DnsConfig {
-        server: Some(lab.dns_addr()),
-        trust_anchor: TrustAnchorSource::File(files.trust_anchor),
-        timeout: Duration::from_secs(3),
-        attempts: 1,
-    })
-    .await
-    .unwrap();
+    let Started {
+        lab,
+        files,
+        _dir,
+        resolver,
+    } = start(LabConfig::default()).await;
     let mut probe = mailsec_probe::ProbeConfig::new();
     probe.ports = lab.ports();
     probe.connect_timeout = Duration::from_secs(3);
@@ -522,22 +540,16 @@ async fn dane_check_gives_the_tables_verdict_for_every_scenario() {
 /// lab's `now`; a lab that "started" 80 days ago serves ones that end in 10).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_host_certificate_near_its_end_is_a_warning() {
-    let lab = Lab::start(LabConfig {
+    let Started {
+        lab,
+        files,
+        _dir,
+        resolver,
+    } = start(LabConfig {
         now: std::time::SystemTime::now() - Duration::from_secs(80 * 86_400),
         ..LabConfig::default()
     })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let files = lab.write_files(dir.path()).unwrap();
-    let resolver = Resolver::new(&DnsConfig {
-        server: Some(lab.dns_addr()),
-        trust_anchor: TrustAnchorSource::File(files.trust_anchor),
-        timeout: Duration::from_secs(2),
-        attempts: 1,
-    })
-    .await
-    .unwrap();
+    .await;
     let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
     fetch.ports = lab.ports();
     let ctx = Context {
