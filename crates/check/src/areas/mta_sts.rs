@@ -40,6 +40,16 @@ pub(crate) async fn check(
     let mut mta_sts = "not deployed".to_owned();
     match r.txt(&format!("_mta-sts.{d}")).await {
         Ok(Response::Records(a)) => {
+            // S12: how long resolvers keep the record, so how long an id change takes to reach
+            // senders (RFC 8461 §3.1).
+            f.push(
+                "mta-sts",
+                Diagnostic::new(
+                    Check::S12,
+                    Severity::Info,
+                    format!("the _mta-sts TXT record's TTL is {} s", a.ttl),
+                ),
+            );
             let concatenated: Vec<Vec<u8>> = a.records.iter().map(|t| t.concat()).collect();
             let linted = mta_sts::lint_record_set(concatenated.iter().map(Vec::as_slice));
             for diag in linted.diagnostics {

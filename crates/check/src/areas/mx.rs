@@ -23,6 +23,26 @@ pub(crate) struct MxArea {
 /// Looks up the MX RRset of `domain` and, for each host, its A records and TLSA RRset.
 pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> MxArea {
     let d = domain.as_str();
+    // N6: the top-level domain's keys must validate too, or nothing under it can.
+    if let Some(tld) = domain.labels().last() {
+        match r.lookup(&format!("{tld}."), RecordType::DNSKEY).await {
+            Ok(resp) if matches!(resp.security(), Security::Secure | Security::Insecure) => {}
+            other => f.push(
+                "mx",
+                Diagnostic::new(
+                    Check::N6,
+                    Severity::Error,
+                    format!(
+                        "the DNSKEY set of the top-level domain {tld}. does not validate ({}): no DNSSEC status under it can be trusted",
+                        match other {
+                            Ok(resp) => resp.security().to_string(),
+                            Err(e) => e.to_string(),
+                        }
+                    ),
+                ),
+            ),
+        }
+    }
     // N9: every DNSSEC result below means something only if the root validates.
     match r.lookup(".", RecordType::SOA).await {
         Ok(resp) if resp.security() == Security::Secure => {}
