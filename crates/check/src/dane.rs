@@ -340,9 +340,12 @@ async fn check_host(
 /// Whether a certificate belongs to the public web PKI: it is, or is issued by, a root of
 /// Mozilla's store (webpki-roots). Used to warn about `2 0 x` pins of public CAs.
 fn is_public_ca(cert: &dane::Certificate) -> bool {
+    let Some((subject, issuer)) = dane::association::subject_der(&cert.der) else {
+        return false;
+    };
     webpki_roots::TLS_SERVER_ROOTS.iter().any(|root| {
-        let subject = root.subject.as_ref();
-        dane::association::subject_der(&cert.der).is_some_and(|(s, i)| s == subject || i == subject)
+        let name = root.subject.as_ref();
+        subject == name || issuer == name
     })
 }
 

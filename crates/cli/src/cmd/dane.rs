@@ -185,7 +185,7 @@ pub(crate) fn address_line(a: &mailsec_check::dane::AddressReport) -> String {
 }
 
 /// `3 1 1 0123456789ab...89abcdef`: records are long.
-fn abbreviate(record: &str) -> String {
+pub(crate) fn abbreviate(record: &str) -> String {
     match record.rsplit_once(' ') {
         Some((head, data)) if data.len() > 24 => {
             format!("{head} {}...{}", &data[..12], &data[data.len() - 8..])

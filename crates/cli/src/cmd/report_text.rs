@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use mailsec_check::{Area, DaneState, DomainReport, Finding};
 use mailsec_core::Severity;
 
-use crate::cmd::dane::{address_line, verdict_words};
+use crate::cmd::dane::{abbreviate, address_line, verdict_words};
 use crate::output;
 
 /// ANSI styles, or nothing when colour is off.
@@ -207,13 +207,4 @@ fn area_details(out: &mut dyn Write, r: &DomainReport, area: Area) -> io::Result
         _ => {}
     }
     Ok(())
-}
-
-fn abbreviate(tlsa: &str) -> String {
-    match tlsa.rsplit_once(' ') {
-        Some((head, data)) if data.len() > 24 => {
-            format!("{head} {}...{}", &data[..12], &data[data.len() - 8..])
-        }
-        _ => tlsa.to_owned(),
-    }
 }
