@@ -34,24 +34,7 @@ pub(crate) fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> anyhow
 
 /// `604800 (7 days)`.
 pub(crate) fn duration(seconds: u32) -> String {
-    let s = u64::from(seconds);
-    let (n, unit) = match s {
-        0..60 => (s, "second"),
-        60..3600 => (s / 60, "minute"),
-        3600..86_400 => (s / 3600, "hour"),
-        _ => (s / 86_400, "day"),
-    };
-    let exact = match unit {
-        "minute" => s % 60 == 0,
-        "hour" => s % 3600 == 0,
-        "day" => s % 86_400 == 0,
-        _ => true,
-    };
-    format!(
-        "{seconds} ({}{n} {unit}{})",
-        if exact { "" } else { "about " },
-        if n == 1 { "" } else { "s" }
-    )
+    mailsec_web::html::duration(u64::from(seconds))
 }
 
 #[cfg(test)]

@@ -294,7 +294,14 @@ impl Resolver {
                 if !parsed.ds.is_empty() {
                     let plain = build(servers.clone(), config, None, false)?;
                     let root_keys: Vec<_> =
-                        match plain.lookup(Name::root(), RecordType::DNSKEY).await {
+                        // Bounded like every lookup (`DnsConfig::timeout`).
+                        match tokio::time::timeout(
+                            config.timeout,
+                            plain.lookup(Name::root(), RecordType::DNSKEY),
+                        )
+                        .await
+                        .unwrap_or(Err(NetError::Timeout))
+                        {
                             Ok(l) => l
                                 .answers()
                                 .iter()
@@ -361,11 +368,20 @@ impl Resolver {
         name: &str,
         rtype: RecordType,
     ) -> Result<Response<Record>, LookupError> {
+        self.lookup_unchecked(name, rtype, |r| Some(r.clone()))
+            .await
+    }
+
+    /// The lookup with every DNSSEC status as it came, indeterminate included.
+    async fn lookup_unchecked<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        f: impl Fn(&Record) -> Option<T>,
+    ) -> Result<Response<T>, LookupError> {
         let qname = fqdn(name)?;
         match self.raw_lookup(&qname, rtype).await {
-            Ok(lookup) => Ok(from_answers(&qname, rtype, lookup.answers(), |r| {
-                Some(r.clone())
-            })),
+            Ok(lookup) => Ok(from_answers(&qname, rtype, lookup.answers(), f)),
             Err(e) => from_error(e),
         }
     }
@@ -459,12 +475,7 @@ impl Resolver {
         rtype: RecordType,
         f: impl Fn(&Record) -> Option<T>,
     ) -> Result<Response<T>, LookupError> {
-        let qname = fqdn(name)?;
-        let response = match self.raw_lookup(&qname, rtype).await {
-            Ok(lookup) => from_answers(&qname, rtype, lookup.answers(), f),
-            Err(e) => from_error(e)?,
-        };
-        fail_closed(response)
+        fail_closed(self.lookup_unchecked(name, rtype, f).await?)
     }
 }
 

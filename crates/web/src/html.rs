@@ -857,8 +857,9 @@ fn plural(n: u64, word: &str) -> String {
     }
 }
 
-/// `604800 (7 days)`, as the text report writes a max_age.
-fn duration(s: u64) -> String {
+/// `604800 (7 days)`, `90000 (about 1 day)`: a number of seconds with its size in words (the
+/// form of a policy's max_age in every report).
+pub fn duration(s: u64) -> String {
     let (n, unit, exact) = match s {
         0..60 => (s, "second", true),
         60..3600 => (s / 60, "minute", s.is_multiple_of(60)),
