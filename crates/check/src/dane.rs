@@ -253,7 +253,7 @@ async fn check_host(
     }
     // SNI is the TLSA base domain (RFC 7672 §8.1).
     let probe = probe_host_with_sni(&ctx.resolver, host, &base, port, starttls, &ctx.probe).await;
-    let (_, address_state) = states::addresses(&probe.a, &probe.aaaa);
+    let address_state = states::addresses(&probe.a, &probe.aaaa);
     let tlsa = states::tlsa(&tlsa_lookup);
     // RFC 7672 §2.2.1-§2.2.2: the TLSA records count only behind a secure MX RRset and secure
     // addresses (they are looked up regardless, to report them).

@@ -182,6 +182,8 @@ pub struct Summary {
 /// Checks `domain`: each area in turn, then (with a probe configuration) every MX address, and
 /// the sender's verdict.
 pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
+    // One time for every certificate judged in this report.
+    let now = std::time::SystemTime::now();
     let mut f = areas::Findings::default();
     f.area(Area::MxDnssec);
     let mx = areas::mx::check(&ctx.resolver, domain, &mut f).await;
@@ -203,7 +205,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
             let dctx = dane::DaneContext {
                 resolver: ctx.resolver.clone(),
                 probe: probe.clone(),
-                now: None,
+                now: Some(now),
                 pkix_roots: ctx.fetch.roots.clone(),
             };
             let report = dane::check(&dctx, &dane::Target::Domain(domain.clone())).await;
@@ -213,7 +215,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
                 &areas::connections::Inputs {
                     policy: sts.policy.as_ref(),
                     roots: &ctx.fetch.roots.roots,
-                    now: std::time::SystemTime::now(),
+                    now,
                 },
                 &mut f,
             );
@@ -227,7 +229,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
             (None, true) => verdict::Sts::LookupFailed,
             (None, false) => verdict::Sts::None,
         };
-        verdict::sender_verdict(report, &s, &ctx.fetch.roots.roots, None)
+        verdict::sender_verdict(report, &s, &ctx.fetch.roots.roots, Some(now))
     });
 
     // Consistency (RFC 8461 §2).
@@ -382,7 +384,12 @@ mod tests {
             for nx in [false, true] {
                 let (state, checks) = judged(&denial(nx, security));
                 assert_eq!(state, DaneState::Failed, "denial {security}");
-                assert!(checks.contains(&Check::D4) || checks.contains(&Check::D2));
+                let want = if security == Security::Bogus {
+                    Check::D2
+                } else {
+                    Check::D4
+                };
+                assert_eq!(checks, [want], "denial {security}");
             }
         }
     }
@@ -411,6 +418,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn records_behind_an_insecure_path_do_not_apply() {
+        // The same decision as `mailsec_core::dane::host_policy` (RFC 7672 §2.2.1-§2.2.2).
+        let mut report = host();
+        let findings = judge_tlsa(&answer(vec![ee()], Security::Secure), false, &mut report);
+        assert_eq!(report.dane, DaneState::NotApplicable);
+        assert!(findings.iter().any(|d| d.check == Check::N8));
+        assert_eq!(
+            mailsec_core::dane::host_policy(
+                mailsec_core::dane::DnsState::Insecure,
+                mailsec_core::dane::DnsState::Secure,
+                &mailsec_core::dane::TlsaState::Records(vec![ee()])
+            ),
+            mailsec_core::dane::HostPolicy::Opportunistic
+        );
     }
 
     #[test]

@@ -21,20 +21,14 @@ pub fn state<T>(r: &Result<Response<T>, LookupError>) -> DnsState {
     }
 }
 
-/// The addresses of a host and the state of its address RRsets (RFC 7672 §2.2.2): secure only
+/// The state of a host's address RRsets (RFC 7672 §2.2.2): secure only
 /// when every RRset that answered is secure and none failed; a failure of one family with
 /// addresses in the other is the weaker of the two (the host stays usable through the other
 /// family, but not as a DANE host).
 pub fn addresses(
     a: &Result<Response<IpAddr>, LookupError>,
     aaaa: &Result<Response<IpAddr>, LookupError>,
-) -> (Vec<IpAddr>, DnsState) {
-    let mut addrs: Vec<IpAddr> = a
-        .iter()
-        .chain(aaaa.iter())
-        .flat_map(|r| r.records().iter().copied())
-        .collect();
-    addrs.dedup();
+) -> DnsState {
     let rank = |s: DnsState| match s {
         DnsState::Secure => 3,
         DnsState::Insecure => 2,
@@ -42,8 +36,7 @@ pub fn addresses(
         DnsState::Bogus => 0,
     };
     let (sa, sb) = (state(a), state(aaaa));
-    let worst = if rank(sa) <= rank(sb) { sa } else { sb };
-    (addrs, worst)
+    if rank(sa) <= rank(sb) { sa } else { sb }
 }
 
 /// RFC 7672 §2.2.3: the TLSA lookup as the host policy needs it. Only a secure answer counts as
@@ -160,24 +153,17 @@ mod tests {
                 signer: None,
             })
         };
+        assert_eq!(addresses(&v4(Security::Secure), &none()), DnsState::Secure);
         assert_eq!(
-            addresses(&v4(Security::Secure), &none()).1,
-            DnsState::Secure
-        );
-        assert_eq!(
-            addresses(&v4(Security::Secure), &none()).0,
-            [IpAddr::V4(Ipv4Addr::LOCALHOST)]
-        );
-        assert_eq!(
-            addresses(&v4(Security::Secure), &Err(LookupError::Timeout)).1,
+            addresses(&v4(Security::Secure), &Err(LookupError::Timeout)),
             DnsState::Failed
         );
         assert_eq!(
-            addresses(&v4(Security::Insecure), &none()).1,
+            addresses(&v4(Security::Insecure), &none()),
             DnsState::Insecure
         );
         assert_eq!(
-            addresses(&v4(Security::Secure), &Err(LookupError::Bogus)).1,
+            addresses(&v4(Security::Secure), &Err(LookupError::Bogus)),
             DnsState::Bogus
         );
     }

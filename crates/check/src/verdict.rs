@@ -20,7 +20,9 @@ pub enum Sts {
     /// (RFC 8461 §3.3: then "as though the domain has not implemented MTA-STS").
     None,
     /// The `_mta-sts` TXT lookup failed: the sender cannot tell whether a policy exists and,
-    /// holding none in cache, defers rather than send unprotected (the lab table's rule).
+    /// holding none in cache, defers rather than send unprotected. RFC 8461 is silent here
+    /// (§3.1 says how to read the records found, §3.3 what a failed policy fetch means); this is
+    /// the project's choice, written in the lab table (`sts-txt-timeout`, `sts-txt-servfail`).
     LookupFailed,
     /// A valid policy.
     Policy(Policy),

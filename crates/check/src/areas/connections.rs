@@ -4,12 +4,12 @@
 
 use std::time::SystemTime;
 
-use mailsec_core::dane::{
-    AddressVerdict, DaneOutcome, HostPolicy, Matching, associate, key_info, parse_certificates,
-};
+use mailsec_core::dane::{AddressVerdict, DaneOutcome, HostPolicy, key_info};
 use mailsec_core::mta_sts::{Mode, PkixFailure, Policy, validate_certificate};
 use mailsec_core::{Check, Diagnostic, HostName, Severity};
 use pki_types::{TrustAnchor, UnixTime};
+
+use mailsec_probe::ProbeError;
 
 use super::Findings;
 use crate::dane;
@@ -67,21 +67,20 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                     );
                     // For a key the TLSA records do not cover: the record that matches the
                     // served key, ready to publish (after checking that the key is the one meant).
+                    // The probe already holds the served key's SHA-256.
                     let served = a
                         .probe
                         .authenticated_chain()
                         .and_then(|c| c.first())
-                        .and_then(|leaf| parse_certificates(&leaf.der).ok())
-                        .and_then(|c| c.into_iter().next())
-                        .and_then(|leaf| associate(&leaf.spki, Matching::Sha256).ok());
+                        .and_then(|leaf| leaf.summary.as_ref().ok())
+                        .map(|s| s.spki_sha256.clone());
                     match (check, served) {
                         (Check::D7, Some(digest)) => f.push_with_fix(
                             &h.host,
                             diag,
                             format!(
                                 "If the server's key is the intended one, publish `{}. IN TLSA 3 1 1 {}` (and keep a record for the next key: `mailsec tlsa rollover`); otherwise install the certificate the records describe.",
-                                h.tlsa_name,
-                                hex::encode(digest)
+                                h.tlsa_name, digest
                             ),
                         ),
                         _ => f.push(&h.host, diag),
@@ -129,9 +128,14 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                     }
                 }
             }
-            if let Some(e) = &a.probe.error
+            // The server offers no version rustls speaks (TLS 1.2 or 1.3).
+            if let Some(e @ ProbeError::Tls { error }) = &a.probe.error
                 && a.probe.tls.is_none()
-                && format!("{e}").contains("ProtocolVersion")
+                && matches!(
+                    error,
+                    rustls::Error::PeerIncompatible(_)
+                        | rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+                )
             {
                 f.push(
                     &h.host,

@@ -247,6 +247,9 @@ pub(crate) fn judge_tlsa(
                     DaneState::UnusableRecords
                 };
                 if !secure_path {
+                    // RFC 7672 §2.2.1-§2.2.2: behind an insecure MX RRset or insecure addresses
+                    // senders do not look the records up, as `dane::host_policy` decides.
+                    report.dane = DaneState::NotApplicable;
                     out.push(Diagnostic::new(
                         Check::N8,
                         Severity::Warning,

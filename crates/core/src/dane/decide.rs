@@ -58,7 +58,9 @@ pub enum HostPolicy {
 /// RFC 7672 §2.2: the policy for one MX host from the security of the MX RRset, of the host's
 /// address records, and of its TLSA lookup (made only when both are secure).
 pub fn host_policy(mx: DnsState, addresses: DnsState, tlsa: &TlsaState) -> HostPolicy {
-    // §2.2.1, §2.2.2: DANE applies only behind a secure MX RRset and secure addresses.
+    // §2.2.1, §2.2.2: DANE applies only behind a secure MX RRset and secure addresses. A failed
+    // or bogus address lookup leaves no address to connect to in that family (§2.1.2: the
+    // sender uses the host's other addresses, or the next MX), so it is no DANE host either.
     if mx != DnsState::Secure || addresses != DnsState::Secure {
         return HostPolicy::Opportunistic;
     }
