@@ -18,7 +18,8 @@ use crate::dane::verify::{DaneFailure, DaneInput, DaneOutcome, Service, verify};
 use crate::domain::HostName;
 
 /// A rustls verifier that applies one host's TLSA RRset. Keeps the last outcome, so that the
-/// caller can report which record matched at which depth.
+/// caller can report which record matched at which depth: use one verifier per connection
+/// (handshakes that share one overwrite each other's outcome).
 #[derive(Debug)]
 pub struct DaneVerifier {
     tlsa: Vec<Tlsa>,

@@ -286,6 +286,9 @@ pub fn verify(input: &DaneInput<'_>) -> DaneOutcome {
     if input.chain.is_empty() {
         return DaneOutcome::Failed(DaneFailure::EmptyChain);
     }
+    // Every presented certificate must parse, even when a DANE-EE record needs only the leaf
+    // (RFC 7672 §3.1.1): a Certificate message with an undecodable entry is a broken handshake,
+    // which OpenSSL (Postfix's TLS) refuses outright; failing closed keeps the two in step.
     let chain = match parse_chain(input.chain) {
         Ok(c) => c,
         Err(e) => return DaneOutcome::Failed(e),

@@ -99,11 +99,14 @@ async fn fetcher_applies_rfc8461_to_every_policy_host() {
         faults.push(fault);
         let kind = match &got {
             Ok(f) => {
-                // Every correctly served body is the table's body.
+                // Every correctly served body is the table's body, over TLS 1.3 (the lab's
+                // rustls server prefers it) with the certificate's end read.
                 assert_eq!(
                     String::from_utf8_lossy(&f.body),
                     s.policy.unwrap().body.replace("{domain}", &s.domain())
                 );
+                assert_eq!(f.tls_version, "TLSv1.3", "{}", s.name);
+                assert!(f.certificate_not_after.is_some(), "{}", s.name);
                 "ok"
             }
             Err(FetchError::Redirect { status: 301, .. }) => "redirect",
