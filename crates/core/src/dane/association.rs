@@ -36,19 +36,7 @@ impl Certificate {
         if !rest.is_empty() {
             return Err(CertError::TrailingData(rest.len()));
         }
-        let dns_names = match cert.subject_alternative_name() {
-            Ok(None) => Ok(Vec::new()),
-            Ok(Some(san)) => Ok(san
-                .value
-                .general_names
-                .iter()
-                .filter_map(|n| match n {
-                    x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
-                    _ => None,
-                })
-                .collect()),
-            Err(e) => Err(CertError::BadSubjectAltName(e.to_string())),
-        };
+        let dns_names = san_dns_names(&cert);
         Ok(Self {
             der: der.to_vec(),
             spki: cert.public_key().raw.to_vec(),
@@ -67,6 +55,24 @@ impl Certificate {
             Selector::Spki => Ok(&self.spki),
             other => Err(CertError::UnsupportedSelector(u8::from(other))),
         }
+    }
+}
+
+/// The DNS names of a certificate's subjectAltName (empty without one). A malformed or
+/// duplicated extension is an error, never an empty list (RFC 5280 §4.2.1.6).
+pub(crate) fn san_dns_names(cert: &X509Certificate<'_>) -> Result<Vec<String>, CertError> {
+    match cert.subject_alternative_name() {
+        Ok(None) => Ok(Vec::new()),
+        Ok(Some(san)) => Ok(san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
+                _ => None,
+            })
+            .collect()),
+        Err(e) => Err(CertError::BadSubjectAltName(e.to_string())),
     }
 }
 

@@ -20,7 +20,7 @@
 use pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::dane::association::associate;
+use crate::dane::association::{associate, san_dns_names};
 use crate::dane::tlsa::{CertUsage, Matching, Selector, Tlsa, Usability};
 use crate::domain::HostName;
 
@@ -422,9 +422,21 @@ fn path_to(
     anchors: &[TrustAnchor<'_>],
     depth: usize,
 ) -> Result<(), DaneFailure> {
-    let leaf_der = CertificateDer::from(input.chain[0].as_slice());
-    let leaf = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| webpki_failure(depth, &e))?;
-    let intermediates: Vec<CertificateDer<'_>> = input.chain[1..]
+    webpki_path(input.chain, anchors, input.now).map_err(|e| webpki_failure(depth, &e))
+}
+
+/// The RFC 5280 path check (signatures, dates, basic constraints, serverAuth) from the presented
+/// leaf to one of `anchors`, with the other presented certificates as the only intermediates:
+/// no issuer is fetched (RFC 7672 §3.1.2). Shared by DANE-TA, the PKIX usages and MTA-STS's
+/// certificate check (RFC 8461 §4.2).
+pub(crate) fn webpki_path(
+    chain: &[Vec<u8>],
+    anchors: &[TrustAnchor<'_>],
+    now: UnixTime,
+) -> Result<(), webpki::Error> {
+    let leaf_der = CertificateDer::from(chain.first().ok_or(webpki::Error::BadDer)?.as_slice());
+    let leaf = webpki::EndEntityCert::try_from(&leaf_der)?;
+    let intermediates: Vec<CertificateDer<'_>> = chain[1..]
         .iter()
         .map(|c| CertificateDer::from(c.as_slice()))
         .collect();
@@ -432,13 +444,12 @@ fn path_to(
         webpki::ALL_VERIFICATION_ALGS,
         anchors,
         &intermediates,
-        input.now,
+        now,
         webpki::KeyUsage::server_auth(),
         None,
         None,
     )
     .map(|_| ())
-    .map_err(|e| webpki_failure(depth, &e))
 }
 
 /// RFC 7672 §3.2.2–§3.2.3: the reference identifier the leaf names. DNS names of the
@@ -466,23 +477,11 @@ fn names(input: &DaneInput<'_>) -> Result<String, DaneFailure> {
 pub fn leaf_names(der: &[u8]) -> Result<Vec<String>, DaneFailure> {
     let bad = |reason: String| DaneFailure::BadCertificate { depth: 0, reason };
     let (_, cert) = X509Certificate::from_der(der).map_err(|e| bad(e.to_string()))?;
-    let san = cert
-        .subject_alternative_name()
-        .map_err(|e| bad(format!("malformed subjectAltName: {e}")))?;
-    let dns: Vec<String> = san
-        .map(|s| {
-            s.value
-                .general_names
-                .iter()
-                .filter_map(|n| match n {
-                    x509_parser::extensions::GeneralName::DNSName(d) => {
-                        Some(d.to_ascii_lowercase())
-                    }
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let dns: Vec<String> = san_dns_names(&cert)
+        .map_err(|e| bad(e.to_string()))?
+        .iter()
+        .map(|d| d.to_ascii_lowercase())
+        .collect();
     if !dns.is_empty() {
         return Ok(dns);
     }

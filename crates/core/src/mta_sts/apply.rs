@@ -7,6 +7,7 @@
 use pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 
 use crate::dane::decide::{AddressVerdict, Mechanism};
+use crate::dane::verify::webpki_path;
 use crate::domain::HostName;
 use crate::mta_sts::policy::{Mode, Policy};
 
@@ -57,20 +58,7 @@ pub fn validate_certificate(
         CertificateDer::from(chain.first().ok_or(PkixFailure::NoCertificate)?.as_slice());
     let leaf = webpki::EndEntityCert::try_from(&leaf_der)
         .map_err(|e| PkixFailure::BadCertificate(format!("{e:?}")))?;
-    let intermediates: Vec<CertificateDer<'_>> = chain[1..]
-        .iter()
-        .map(|c| CertificateDer::from(c.as_slice()))
-        .collect();
-    leaf.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
-        roots,
-        &intermediates,
-        now,
-        webpki::KeyUsage::server_auth(),
-        None,
-        None,
-    )
-    .map_err(|e| match e {
+    webpki_path(chain, roots, now).map_err(|e| match e {
         webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
             PkixFailure::Expired(format!("{e:?}"))
         }
