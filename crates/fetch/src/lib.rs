@@ -221,11 +221,7 @@ async fn fetch_inner(
         })?;
     let (tls_version, certificate_not_after) = {
         let (_, session) = tls.get_ref();
-        let version = match session.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
-            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
-            other => format!("{other:?}"),
-        };
+        let version = mailsec_core::dane::tls::protocol_name(session.protocol_version());
         let not_after = session
             .peer_certificates()
             .and_then(|c| c.first())

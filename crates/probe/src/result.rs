@@ -140,12 +140,7 @@ pub struct TlsSession {
 
 impl TlsSession {
     pub(crate) fn of(conn: &ClientConnection) -> Self {
-        let version = match conn.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
-            Some(other) => format!("{other:?}"),
-            None => "unknown".to_owned(),
-        };
+        let version = mailsec_core::dane::tls::protocol_name(conn.protocol_version());
         let cipher_suite = conn
             .negotiated_cipher_suite()
             .map(|s| iana_suite_name(s.suite()))

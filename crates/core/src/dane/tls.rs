@@ -17,6 +17,17 @@ use crate::dane::tlsa::Tlsa;
 use crate::dane::verify::{DaneFailure, DaneInput, DaneOutcome, Service, verify};
 use crate::domain::HostName;
 
+/// The name of a negotiated TLS version as reports write it: `TLSv1.2`, `TLSv1.3`, or rustls's
+/// name for another, `unknown` before a handshake completed.
+pub fn protocol_name(version: Option<rustls::ProtocolVersion>) -> String {
+    match version {
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
+        Some(other) => format!("{other:?}"),
+        None => "unknown".to_owned(),
+    }
+}
+
 /// A rustls verifier that applies one host's TLSA RRset. Keeps the last outcome, so that the
 /// caller can report which record matched at which depth: use one verifier per connection
 /// (handshakes that share one overwrite each other's outcome).
