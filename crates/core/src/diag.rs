@@ -233,16 +233,30 @@ catalogue! {
     // STARTTLS
     T1 => "STARTTLS offered on every MX",
     T2 => "TLS 1.2 or newer",
+    T3 => "no weak cipher suites",
+    T4 => "the server chooses the cipher suite",
+    T5 => "key-exchange group strength",
+    T6 => "key-exchange signature hash",
+    T7 => "TLS compression disabled",
+    T8 => "secure renegotiation supported",
+    T9 => "client-initiated renegotiation refused",
+    T10 => "0-RTT early data not accepted",
+    T11 => "extended master secret",
     T12 => "certificate chains to a trusted root",
     T13 => "certificate public key type and size",
     T14 => "certificate signature algorithm",
     T15 => "certificate matches the MX host name",
+    T16 => "CAA records",
+    T17 => "OCSP stapling",
     T18 => "the server does not require SNI",
     // Cross-checks
     X1 => "MTA-STS does not rescue a DANE failure",
     X2 => "MTA-STS patterns, MX RRset and certificates agree",
     X3 => "MTA-STS or DANE deployed without TLS-RPT",
     X4 => "MTA-STS deployed where the MX zone is signed: DANE possible",
+    X5 => "policy host certificate lifetime and max_age",
+    X6 => "the _mta-sts id is in step with the served policy",
+    X7 => "the TLS-RPT mailto: target does not depend on the TLS it reports on",
 }
 
 impl fmt::Display for Check {

@@ -783,6 +783,75 @@ pub(super) fn about_check(check: Check) -> About {
             "Enable TLS 1.2 and 1.3 on the MX hosts; disable SSL 3, TLS 1.0 and TLS 1.1.",
             "RFC 8461 §7.2; RFC 8996",
         ),
+        T3 => about(
+            "Cipher suites without forward secrecy, or with RC4, 3DES, NULL, export-grade or \
+             anonymous key exchange, can be broken or let a passive attacker decrypt recorded \
+             mail later. A sender that offers them may be talked into one by the server's \
+             choice.",
+            "Offer only ECDHE (or TLS 1.3) suites with AES-GCM or ChaCha20-Poly1305; in \
+             Postfix: `smtpd_tls_exclude_ciphers = aNULL, eNULL, EXPORT, DES, 3DES, RC4, MD5`.",
+            "RFC 9325 §4.1; RFC 7465; RFC 8996",
+        ),
+        T4 => about(
+            "When the server picks the cipher suite by its own preference, a client that lists a \
+             weak suite first still gets a strong one. internet.nl asks for a server order; it \
+             matters only when weak suites are enabled at all.",
+            "Make the server's order decide (Postfix: `tls_preempt_cipherlist = yes`), with \
+             the strongest suites first.",
+            "RFC 9325 §4.1",
+        ),
+        T5 => about(
+            "The key exchange protects the session key: finite-field Diffie-Hellman under 2048 \
+             bits and elliptic curves under 256 bits can be broken by a well-funded attacker \
+             (Logjam), which decrypts recorded mail.",
+            "Use ECDHE with X25519 or P-256 and up; for DHE, a group of 2048 bits or more (RFC \
+             7919 ffdhe2048); in Postfix: `smtpd_tls_dh1024_param_file` with a 2048-bit group.",
+            "RFC 9325 §4.1; RFC 7919; RFC 8422",
+        ),
+        T6 => about(
+            "In TLS 1.2 the server signs its key-exchange parameters with a hash it chooses from \
+             the client's list; MD5 and SHA-1 signatures can be forged (SLOTH), letting an \
+             attacker impersonate the server.",
+            "Configure the server to sign with SHA-256 or stronger (current OpenSSL does so \
+             unless the client offers nothing else).",
+            "RFC 9155; RFC 5246 §7.4.1.4.1",
+        ),
+        T7 => about(
+            "TLS compression leaks the plaintext's content through the ciphertext length (CRIME); \
+             TLS 1.3 removed it.",
+            "Disable TLS compression (OpenSSL builds since 1.1.0 do by default; Postfix: \
+             `tls_ssl_options = NO_COMPRESSION`).",
+            "RFC 9325 §3.3; RFC 8446 §4.1.2",
+        ),
+        T8 => about(
+            "A TLS 1.2 server without the renegotiation_info extension is open to the \
+             renegotiation prefix attack, where an attacker splices its own data in front of \
+             the client's session.",
+            "Use a TLS library from after 2010, which sends renegotiation_info; or offer TLS 1.3, \
+             which has no renegotiation.",
+            "RFC 5746; RFC 9325 §3.5",
+        ),
+        T9 => about(
+            "Renegotiation started by the client costs the server a full handshake each time, a \
+             cheap denial-of-service lever; there is no use for it in SMTP.",
+            "Refuse client-initiated renegotiation (OpenSSL 1.1.1 and later with \
+             `SSL_OP_NO_RENEGOTIATION`; Postfix 3.4 and later do so by default).",
+            "RFC 9325 §3.5",
+        ),
+        T10 => about(
+            "0-RTT early data can be replayed by an attacker; SMTP commands are not idempotent, \
+             and no profile of SMTP allows early data.",
+            "Disable early data on the MX host (OpenSSL: `max_early_data` 0, the default).",
+            "RFC 8446 §8, §E.5; RFC 9325 §3.4",
+        ),
+        T11 => about(
+            "Without the extended master secret, a TLS 1.2 session can be synchronised between \
+             two servers by an attacker (triple handshake); TLS 1.3 always binds the session to \
+             its handshake.",
+            "Use a TLS library that negotiates extended_master_secret (OpenSSL 1.1.0 and later, \
+             GnuTLS 3.4 and later) or offer TLS 1.3.",
+            "RFC 7627; RFC 9325 §3.6",
+        ),
         T12 => about(
             "MTA-STS senders require an MX certificate that chains to a root they trust; DANE \
              senders do not (the TLSA record is the trust), and opportunistic senders ignore the \
@@ -809,6 +878,22 @@ pub(super) fn about_check(check: Check) -> About {
              (certificate-host-mismatch).",
             "List every MX host name in the certificate's subjectAltName.",
             "RFC 8461 §4.2; RFC 6125 §6",
+        ),
+        T16 => about(
+            "CAA records name the certificate authorities allowed to issue certificates for a \
+             name. For the MX hosts and the policy host they narrow who can mint a certificate \
+             that MTA-STS senders accept; they are information, not required.",
+            "Publish `<name>. IN CAA 0 issue \"<your CA's domain>\"` for the MX hosts and \
+             mta-sts.<domain> (or their parent domain).",
+            "RFC 8659 §3, §4",
+        ),
+        T17 => about(
+            "OCSP stapling lets a server prove its certificate is not revoked; SMTP senders do \
+             not check revocation, so it plays no part in mail delivery and is reported as \
+             information only (internet.nl does not score it for mail).",
+            "Nothing to fix for mail; enable stapling if the certificate is shared with a web \
+             server.",
+            "RFC 6066 §8; RFC 8461 §4.2",
         ),
         T18 => about(
             "Not every sender sends SNI. An MX host that refuses connections without SNI, or then \
@@ -845,6 +930,32 @@ pub(super) fn about_check(check: Check) -> About {
             "Sign the MX hosts' zones and publish `_25._tcp.<mx> IN TLSA 3 1 1 <key digest>` \
              (`mailsec tlsa generate --connect <mx>`), with a record for the next key.",
             "RFC 7672 §1.3; RFC 8461 §2",
+        ),
+        X5 => about(
+            "Senders cache the policy for max_age and refetch it from the policy host; if the \
+             policy host's certificate expires before the cached policy does and is not renewed, \
+             senders keep the old policy and cannot learn of a new one, and a renewal that \
+             fails unnoticed ends in a fetch failure for every new sender.",
+            "Renew the policy host's certificate automatically (ACME) well before it expires, \
+             and monitor it; keep max_age longer than the renewal interval.",
+            "RFC 8461 §3.3, §10.2",
+        ),
+        X6 => about(
+            "Senders fetch a new policy only when the id in the _mta-sts record changes; a new \
+             policy body served under an unchanged id reaches senders only when their cached \
+             copy expires, up to max_age later.",
+            "Change the id of the _mta-sts record every time the policy changes, after the new \
+             policy is served (update HTTPS first, then DNS).",
+            "RFC 8461 §3.1, §8.1",
+        ),
+        X7 => about(
+            "Reports are sent precisely when TLS to the domain fails. A mailto: address at the \
+             domain itself goes to the same MX hosts whose TLS is broken, and a sender applying \
+             the same MTA-STS or DANE policy cannot deliver the report; RFC 8460 tells senders \
+             to deliver reports regardless, but not all do.",
+            "Send reports to a mailbox hosted elsewhere (a different domain or provider), or add \
+             an https: rua endpoint.",
+            "RFC 8460 §3, §5.1",
         ),
     }
 }
