@@ -629,6 +629,8 @@ pub const SCENARIOS: &[Scenario] = &[
         mx: &[mx(false, MxCert::Valid, &[])],
         expected: Verdict::Opportunistic,
     },
+    // --- DANE extras (issue 8): new DANE rows go here
+    // --- MTA-STS and TLS-RPT extras (issue 8): new MTA-STS and TLS-RPT rows go here
 ];
 
 impl Scenario {
