@@ -17,9 +17,9 @@ pub mod dane;
 pub mod states;
 pub mod verdict;
 
-use mailsec_core::mta_sts::{Mode, Policy, StsRecord};
+use mailsec_core::mta_sts::{Policy, StsRecord};
 use mailsec_core::tlsrpt::TlsRptRecord;
-use mailsec_core::{Check, Diagnostic, HostName, Severity};
+use mailsec_core::{Diagnostic, HostName, Severity};
 use mailsec_dns::{Resolver, Security};
 use mailsec_fetch::FetchConfig;
 
@@ -191,13 +191,23 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     let sts = areas::mta_sts::check(ctx, domain, &mx.hosts, &mut f).await;
     f.area(Area::TlsRpt);
     let dane_deployed = mx.reports.iter().any(|m| m.dane == DaneState::Required);
-    let (tlsrpt_record, tls_rpt) = areas::tlsrpt::check(
+    let tlsrpt = areas::tlsrpt::check(
         &ctx.resolver,
+        &ctx.fetch,
         domain,
         sts.record.is_some() || dane_deployed,
+        &mx.hosts,
         &mut f,
     )
     .await;
+
+    // T16: CAA of the names whose certificates senders judge.
+    f.area(Area::MxDnssec);
+    let mut caa_names: Vec<String> = mx.hosts.iter().map(|(_, h)| h.clone()).collect();
+    if sts.record.is_some() {
+        caa_names.push(format!("mta-sts.{}", domain.as_str()));
+    }
+    areas::caa::check(&ctx.resolver, &caa_names, &mut f).await;
 
     // Connecting: every address of every MX host (RFC 7672 §3, RFC 8461 §4.2).
     let dane_report = match &ctx.probe {
@@ -251,30 +261,18 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
     } else {
         "not deployed".to_owned()
     };
-    if required > 0 && sts.policy.as_ref().is_some_and(|p| p.mode == Mode::Enforce) {
-        f.push(
-            "mx",
-            Diagnostic::new(
-                Check::X1,
-                Severity::Info,
-                "DANE and MTA-STS both published: DANE takes precedence where it applies (RFC 8461 §2)",
-            ),
-        );
-    }
-    // X4: MTA-STS where DANE would be possible.
-    if required == 0
-        && mx.security == Some(Security::Secure)
-        && sts.policy.as_ref().is_some_and(|p| p.mode != Mode::None)
-    {
-        f.push(
-            "mx",
-            Diagnostic::new(
-                Check::X4,
-                Severity::Info,
-                "the MX RRset is DNSSEC-signed: DANE (TLSA records on the MX hosts) would protect mail from the first message, and senders use it before MTA-STS",
-            ),
-        );
-    }
+    areas::consistency::findings(
+        &areas::consistency::Inputs {
+            mx: &mx.reports,
+            mx_security: mx.security,
+            policy: sts.policy.as_ref(),
+            connections: dane_report.as_ref(),
+            reports_via: tlsrpt.same_mx.as_ref(),
+            roots: &ctx.fetch.roots.roots,
+            now,
+        },
+        &mut f,
+    );
     let findings = f.0;
     let count = |sev| {
         findings
@@ -291,7 +289,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
         mx_security: mx.security,
         sts_record: sts.record,
         sts_policy: sts.policy,
-        tlsrpt: tlsrpt_record,
+        tlsrpt: tlsrpt.record,
         findings,
         dane: dane_report,
         verdict: sender.as_ref().map(|s| s.verdict.clone()),
@@ -299,7 +297,7 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
         summary: Summary {
             dane: dane_summary,
             mta_sts: sts.summary,
-            tls_rpt: tls_rpt.to_owned(),
+            tls_rpt: tlsrpt.summary.to_owned(),
             errors,
             warnings,
         },
@@ -314,6 +312,7 @@ mod tests {
     use super::areas::mta_sts::coverage;
     use super::areas::mx::judge_tlsa;
     use super::*;
+    use mailsec_core::Check;
 
     fn host() -> MxReport {
         MxReport {

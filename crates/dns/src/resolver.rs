@@ -204,6 +204,30 @@ impl TxtRecord {
     }
 }
 
+/// One CAA record (RFC 8659 §4): flags, property tag and value as published.
+#[derive(Clone, Debug, Eq, PartialEq, serde::Serialize)]
+pub struct CaaRecord {
+    /// The issuer-critical flag (bit 0 of the flags, RFC 8659 §4.1).
+    pub critical: bool,
+    /// The property tag: `issue`, `issuewild`, `iodef`, or another.
+    pub tag: String,
+    /// The value, as text (non-UTF-8 bytes replaced).
+    pub value: String,
+}
+
+impl fmt::Display for CaaRecord {
+    /// Presentation form: `0 issue "ca.example"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} \"{}\"",
+            if self.critical { 128 } else { 0 },
+            self.tag,
+            self.value.escape_default()
+        )
+    }
+}
+
 /// How to reach DNS.
 #[derive(Clone, Debug)]
 pub struct DnsConfig {
@@ -434,6 +458,19 @@ impl Resolver {
         self.lookup_map(name, RecordType::TXT, |r| match &r.data {
             RData::TXT(t) => Some(TxtRecord {
                 strings: t.txt_data.iter().map(|s| s.to_vec()).collect(),
+            }),
+            _ => None,
+        })
+        .await
+    }
+
+    /// CAA records at `name` itself (RFC 8659 §4); climbing to the parents is the caller's.
+    pub async fn caa(&self, name: &str) -> Result<Response<CaaRecord>, LookupError> {
+        self.lookup_map(name, RecordType::CAA, |r| match &r.data {
+            RData::CAA(c) => Some(CaaRecord {
+                critical: c.issuer_critical,
+                tag: c.tag.clone(),
+                value: String::from_utf8_lossy(&c.value).into_owned(),
             }),
             _ => None,
         })

@@ -15,6 +15,10 @@
 
 #![forbid(unsafe_code)]
 
+mod endpoint;
+
+pub use endpoint::{Endpoint, EndpointError, probe_report_endpoint};
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;

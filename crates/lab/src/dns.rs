@@ -15,7 +15,7 @@ use hickory_proto::dnssec::crypto::EcdsaSigningKey;
 use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, NSEC};
 use hickory_proto::dnssec::{Algorithm, DigestType, DnssecSigner, PublicKeyBuf, SigningKey};
 use hickory_proto::op::{Edns, Header, Metadata, ResponseCode};
-use hickory_proto::rr::rdata::{A, CNAME, MX, NS, SOA, TLSA, TXT};
+use hickory_proto::rr::rdata::{A, CAA, CNAME, MX, NS, SOA, TLSA, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
 use hickory_server::Server;
 use hickory_server::dnssec::NxProofKind;
@@ -150,6 +150,15 @@ impl Zones {
                     &mut z,
                     origin.prepend_label("mta-sts").map_err(dns_err)?,
                     RData::A(A(inputs.policy_host)),
+                );
+            }
+            if let Some(issuer) = s.caa {
+                // RFC 8659 §4.2: `0 issue "<issuer>"`.
+                let issuer = Name::from_ascii(issuer).map_err(dns_err)?;
+                add(
+                    &mut z,
+                    origin.clone(),
+                    RData::CAA(CAA::new_issue(false, Some(issuer), Vec::new())),
                 );
             }
             if let Some(rpt) = s.tlsrpt {

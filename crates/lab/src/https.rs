@@ -29,6 +29,8 @@ pub const POLICY_PATH: &str = "/.well-known/mta-sts.txt";
 /// Where the `Redirect` fault points; it serves a valid policy, so that a client which follows
 /// redirects (it must not) is caught.
 const REDIRECT_PATH: &str = "/moved/mta-sts.txt";
+/// Where every policy host takes TLS-RPT reports (RFC 8460 §3, `https:` rua).
+pub const REPORT_PATH: &str = "/v1/tlsrpt";
 
 /// What one policy host serves.
 #[derive(Clone)]
@@ -187,7 +189,13 @@ async fn serve_connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, sit
     let site = sni.and_then(|n| sites.site(&n));
     let service = service_fn(move |req: Request<Incoming>| {
         let site = site.clone();
-        async move { Ok::<_, Infallible>(respond(site.as_ref(), req.uri().path())) }
+        async move {
+            Ok::<_, Infallible>(if req.uri().path() == REPORT_PATH {
+                report_endpoint(site.is_some(), req.method())
+            } else {
+                respond(site.as_ref(), req.uri().path())
+            })
+        }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(tls), service)
@@ -195,6 +203,23 @@ async fn serve_connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, sit
 }
 
 type Body = BoxBody<Bytes, Infallible>;
+
+/// A TLS-RPT report endpoint (RFC 8460 §3) on every policy host: it takes a POST (the report is
+/// read and dropped) and answers other methods `405`, as a POST-only endpoint does.
+fn report_endpoint(known_host: bool, method: &hyper::Method) -> Response<Body> {
+    if !known_host {
+        return status(StatusCode::NOT_FOUND, "no such host\n");
+    }
+    if method == hyper::Method::POST {
+        return status(StatusCode::OK, "report received\n");
+    }
+    let mut r = status(StatusCode::METHOD_NOT_ALLOWED, "POST reports here\n");
+    r.headers_mut().insert(
+        hyper::header::ALLOW,
+        hyper::header::HeaderValue::from_static("POST"),
+    );
+    r
+}
 
 fn respond(site: Option<&Site>, path: &str) -> Response<Body> {
     let Some(site) = site else {

@@ -188,6 +188,8 @@ pub struct Scenario {
     pub tlsrpt: Option<&'static str>,
     /// The MX hosts.
     pub mx: &'static [Mx],
+    /// The CA named in a CAA `issue` record at the domain's apex (RFC 8659), if any.
+    pub caa: Option<&'static str>,
     /// What a conformant sender concludes.
     pub expected: Verdict,
 }
@@ -255,6 +257,7 @@ const fn sts(
         policy,
         tlsrpt: TLSRPT,
         mx: GOOD_MX,
+        caa: None,
         expected,
     }
 }
@@ -274,6 +277,7 @@ const fn dane(
         policy: None,
         tlsrpt: TLSRPT,
         mx,
+        caa: None,
         expected,
     }
 }
@@ -412,6 +416,7 @@ pub const SCENARIOS: &[Scenario] = &[
         policy: None,
         tlsrpt: TLSRPT,
         mx: GOOD_MX,
+        caa: None,
         expected: Verdict::Opportunistic,
     },
     sts(
@@ -607,6 +612,7 @@ pub const SCENARIOS: &[Scenario] = &[
         policy: host(ENFORCE),
         tlsrpt: TLSRPT,
         mx: &[mx(true, MxCert::Valid, &[TlsaSpec::EeSpki])],
+        caa: None,
         expected: Verdict::Dane,
     },
     Scenario {
@@ -617,6 +623,7 @@ pub const SCENARIOS: &[Scenario] = &[
         policy: host(ENFORCE),
         tlsrpt: TLSRPT,
         mx: &[mx(true, MxCert::Valid, &[TlsaSpec::EeWrong])],
+        caa: None,
         expected: Verdict::Defer("tlsa-invalid"),
     },
     Scenario {
@@ -627,10 +634,29 @@ pub const SCENARIOS: &[Scenario] = &[
         policy: None,
         tlsrpt: None,
         mx: &[mx(false, MxCert::Valid, &[])],
+        caa: None,
         expected: Verdict::Opportunistic,
     },
     // --- DANE extras (issue 8): new DANE rows go here
     // --- MTA-STS and TLS-RPT extras (issue 8): new MTA-STS and TLS-RPT rows go here
+    // --- TLS-RPT report endpoints and CAA (issue 8, lead)
+    sts(
+        "tlsrpt-https",
+        "TLS-RPT to an https: endpoint that takes reports; CAA at the apex (RFC 8460 §3, RFC 8659)",
+        host(ENFORCE),
+        Verdict::Sts,
+    )
+    .with_tlsrpt("v=TLSRPTv1; rua=https://mta-sts.{domain}/v1/tlsrpt")
+    .with_caa("lab.test"),
+    sts(
+        "tlsrpt-https-broken",
+        "TLS-RPT https: endpoints that cannot take reports: a host without address, a path answering 404",
+        host(ENFORCE),
+        Verdict::Sts,
+    )
+    .with_tlsrpt(
+        "v=TLSRPTv1; rua=https://reports.{domain}/v1/tlsrpt,https://mta-sts.{domain}/no-such-path",
+    ),
 ];
 
 impl Scenario {
@@ -641,6 +667,16 @@ impl Scenario {
 
     const fn with_txt(mut self, txt: StsTxt) -> Self {
         self.sts_txt = txt;
+        self
+    }
+
+    const fn with_tlsrpt(mut self, record: &'static str) -> Self {
+        self.tlsrpt = Some(record);
+        self
+    }
+
+    const fn with_caa(mut self, issuer: &'static str) -> Self {
+        self.caa = Some(issuer);
         self
     }
 }

@@ -1,7 +1,9 @@
 //! One module per area of the check (MX and DNSSEC, MTA-STS, TLS-RPT, connections); each takes
 //! what it needs and adds its findings. A new check touches one area and the catalogue.
 
+pub(crate) mod caa;
 pub(crate) mod connections;
+pub(crate) mod consistency;
 pub(crate) mod mta_sts;
 pub(crate) mod mx;
 pub(crate) mod tlsrpt;

@@ -576,3 +576,107 @@ async fn a_policy_host_certificate_near_its_end_is_a_warning() {
         h3[0].diagnostic.message
     );
 }
+
+/// The findings of `check` in `r`, as (severity, message).
+fn of(r: &DomainReport, check: Check) -> Vec<(Severity, String)> {
+    r.findings
+        .iter()
+        .filter(|f| f.diagnostic.check == check)
+        .map(|f| (f.diagnostic.severity, f.diagnostic.message.clone()))
+        .collect()
+}
+
+/// R12, R15, T16, X2 and X7 on the rows that make each fire and on rows where it must not; the
+/// expectations are written from the table's rows, not computed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_endpoints_caa_and_cross_checks() {
+    let Started {
+        lab,
+        files,
+        _dir,
+        resolver,
+    } = start(LabConfig::default()).await;
+    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
+    fetch.ports = lab.ports();
+    fetch.timeout = Duration::from_secs(5);
+    let mut probe = mailsec_probe::ProbeConfig::new();
+    probe.ports = lab.ports();
+    let ctx = Context {
+        resolver,
+        fetch,
+        probe: Some(probe),
+    };
+    let check = |name: &'static str| {
+        let ctx = ctx.clone();
+        async move { check_domain(&ctx, &HostName::parse(name).unwrap()).await }
+    };
+
+    // R12: the endpoint that takes reports passes; a name without address and a 404 do not.
+    let good = check("tlsrpt-https.test").await;
+    assert_eq!(of(&good, Check::R12), [], "{:?}", good.findings);
+    let broken = check("tlsrpt-https-broken.test").await;
+    let r12 = of(&broken, Check::R12);
+    assert_eq!(r12.len(), 2, "{r12:?}");
+    assert!(r12.iter().all(|(s, _)| *s == Severity::Warning), "{r12:?}");
+    assert!(
+        r12.iter()
+            .any(|(_, m)| m.contains("reports.tlsrpt-https-broken.test")
+                && m.contains("unreachable")),
+        "{r12:?}"
+    );
+    assert!(
+        r12.iter()
+            .any(|(_, m)| m.contains("/no-such-path") && m.contains("HTTP 404")),
+        "{r12:?}"
+    );
+
+    // T16: the row with CAA shows it, with where it was found; the others have none.
+    let t16 = of(&good, Check::T16);
+    assert_eq!(t16.len(), 1, "{t16:?}");
+    assert!(
+        t16[0].1.contains("published at tlsrpt-https.test")
+            && t16[0].1.contains("0 issue \"lab.test\"")
+            && t16[0].1.contains("mx.tlsrpt-https.test")
+            && t16[0].1.contains("mta-sts.tlsrpt-https.test"),
+        "{t16:?}"
+    );
+    let enforce = check("sts-enforce.test").await;
+    let t16 = of(&enforce, Check::T16);
+    assert_eq!(t16.len(), 1, "{t16:?}");
+    assert!(t16[0].1.starts_with("no CAA records"), "{t16:?}");
+
+    // R15 and X7: reports to tlsrpt@<domain> go to the domain's own MX; X7 only where TLS
+    // there is mandatory (MTA-STS enforce, DANE), not under testing, not without TLS-RPT.
+    assert_eq!(of(&enforce, Check::R15).len(), 1, "{:?}", enforce.findings);
+    assert_eq!(of(&enforce, Check::X7).len(), 1, "{:?}", enforce.findings);
+    let testing = check("sts-testing.test").await;
+    assert_eq!(of(&testing, Check::R15).len(), 1, "{:?}", testing.findings);
+    assert_eq!(of(&testing, Check::X7), [], "{:?}", testing.findings);
+    let dane = check("dane-ee.test").await;
+    assert_eq!(of(&dane, Check::X7).len(), 1, "{:?}", dane.findings);
+    let plain = check("plain.test").await;
+    assert_eq!(of(&plain, Check::R15), []);
+    assert_eq!(of(&plain, Check::X7), []);
+    // An https: destination only: no mailto to share the MX.
+    assert_eq!(of(&good, Check::R15), []);
+
+    // X2: MX RRset, mx patterns and certificates agree on sts-enforce; not on the rows where
+    // the pattern misses the MX or the certificate names another host.
+    assert_eq!(of(&enforce, Check::X2), [], "{:?}", enforce.findings);
+    for (name, what) in [
+        ("sts-mx-mismatch.test", "not covered by the policy"),
+        ("sts-wildcard-deep.test", "not covered by the policy"),
+        (
+            "sts-mx-wrong-cert.test",
+            "its certificate is not valid for it",
+        ),
+    ] {
+        let r = check(name).await;
+        let x2 = of(&r, Check::X2);
+        assert_eq!(x2.len(), 1, "{name}: {:?}", r.findings);
+        assert_eq!(x2[0].0, Severity::Error, "{name}");
+        assert!(x2[0].1.contains(what), "{name}: {}", x2[0].1);
+    }
+    let x2 = of(&testing, Check::X2);
+    assert_eq!(x2, [], "{:?}", testing.findings);
+}
