@@ -259,20 +259,35 @@ pub fn timestamp(t: OffsetDateTime) -> String {
     )
 }
 
-/// A PostgreSQL URL with its password replaced by `***` (for messages).
+/// A PostgreSQL URL with its password replaced by `***` (for messages): the one in the user
+/// information and a `password` query parameter, which libpq also takes.
 fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
         },
-        None => url.to_owned(),
-    }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 #[cfg(test)]
@@ -313,6 +328,15 @@ mod tests {
             ("postgres://u@h/db", "postgres://u@h/db"),
             ("postgres://h/db?user=u", "postgres://h/db?user=u"),
             ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),
+            (
+                "postgres://h/db?user=u&password=secret&sslmode=require",
+                "postgres://h/db?user=u&password=***&sslmode=require",
+            ),
+            ("postgres://h?PASSWORD=secret", "postgres://h?PASSWORD=***"),
+            (
+                "postgres://u:secret@h/db?password=other",
+                "postgres://u:***@h/db?password=***",
+            ),
         ] {
             assert_eq!(
                 Location::Postgres(url.to_owned()).to_string(),
