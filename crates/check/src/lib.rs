@@ -179,16 +179,52 @@ pub struct Summary {
     pub warnings: usize,
 }
 
+/// What an earlier check of the same domain saw of MTA-STS, read from a store of results
+/// (`mailsec check --store`): the base of S11 and X6, which need history.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// When that check ended, as stored.
+    pub checked_at: Option<String>,
+    /// The `_mta-sts` id then, when the record was valid.
+    pub sts_id: Option<String>,
+    /// The policy then (its JSON form, [`DomainReport::sts_policy`]), when served and valid.
+    pub sts_policy: Option<serde_json::Value>,
+}
+
+impl History {
+    /// The history in a stored record (the JSON form of a [`DomainReport`], with `checked_at`);
+    /// `None` when the record holds no report (a domain that could not be checked).
+    pub fn from_record(record: &serde_json::Value) -> Option<Self> {
+        record.get("schema")?;
+        let present = |v: &serde_json::Value| (!v.is_null()).then(|| v.clone());
+        Some(Self {
+            checked_at: record["checked_at"].as_str().map(str::to_owned),
+            sts_id: record["sts_record"]["id"].as_str().map(str::to_owned),
+            sts_policy: present(&record["sts_policy"]),
+        })
+    }
+}
+
 /// Checks `domain`: each area in turn, then (with a probe configuration) every MX address, and
 /// the sender's verdict.
 pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
+    check_domain_with_history(ctx, domain, None).await
+}
+
+/// [`check_domain`], comparing the MTA-STS record and policy with what an earlier check saw
+/// (S11, X6). Without history those checks say nothing.
+pub async fn check_domain_with_history(
+    ctx: &Context,
+    domain: &HostName,
+    history: Option<&History>,
+) -> DomainReport {
     // One time for every certificate judged in this report.
     let now = std::time::SystemTime::now();
     let mut f = areas::Findings::default();
     f.area(Area::MxDnssec);
     let mx = areas::mx::check(&ctx.resolver, domain, &mut f).await;
     f.area(Area::MtaSts);
-    let sts = areas::mta_sts::check(ctx, domain, &mx.hosts, &mut f).await;
+    let sts = areas::mta_sts::check(ctx, domain, &mx.hosts, now, history, &mut f).await;
     f.area(Area::TlsRpt);
     let dane_deployed = mx.reports.iter().any(|m| m.dane == DaneState::Required);
     let (tlsrpt_record, tls_rpt) = areas::tlsrpt::check(
@@ -234,6 +270,9 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
 
     // Consistency (RFC 8461 §2).
     f.area(Area::Consistency);
+    for diag in sts.consistency {
+        f.push("policy", diag);
+    }
     let required = mx
         .reports
         .iter()
