@@ -477,6 +477,43 @@ mod tests {
     }
 
     #[test]
+    fn cname_chains_on_the_mail_path_are_said() {
+        use super::areas::mx::{CnameAt, cname_chain, implicit_mx};
+        // An MX host that is an alias, as hickory reports the chain (owner -> target).
+        let chain = vec![
+            (
+                "mx.example.com.".to_owned(),
+                "mail.provider.example.".to_owned(),
+            ),
+            (
+                "mail.provider.example.".to_owned(),
+                "mx1.provider.example.".to_owned(),
+            ),
+        ];
+        let d = cname_chain("mx.example.com", &chain, CnameAt::MxHost).unwrap();
+        assert_eq!((d.check, d.severity), (Check::N5, Severity::Info));
+        assert!(
+            d.message
+                .contains("mx.example.com -> mail.provider.example -> mx1.provider.example")
+                && d.message.contains("_25._tcp.mx1.provider.example"),
+            "{}",
+            d.message
+        );
+        let tlsa = vec![(
+            "_25._tcp.mx.example.com.".to_owned(),
+            "_dane.provider.example.".to_owned(),
+        )];
+        let d = cname_chain("_25._tcp.mx.example.com", &tlsa, CnameAt::Tlsa).unwrap();
+        assert!(d.message.contains("RFC 7671 §7"), "{}", d.message);
+        // No chain: nothing.
+        assert_eq!(cname_chain("mx.example.com", &[], CnameAt::MxHost), None);
+        // No MX but an address: the implicit MX is named; no address either: nothing (M1).
+        let d = implicit_mx("example.com", &["192.0.2.1".to_owned()]).unwrap();
+        assert!(d.message.contains("mx: example.com"), "{}", d.message);
+        assert_eq!(implicit_mx("example.com", &[]), None);
+    }
+
+    #[test]
     fn mx_names_that_are_not_host_names_are_reported() {
         let domain = HostName::parse("example.com").unwrap();
         let policy =

@@ -454,6 +454,31 @@ impl Resolver {
         .await
     }
 
+    /// The CNAME chain that starts at `name`, as `owner -> target` pairs, from CNAME queries (at
+    /// most 8 links): unlike [`Answer::cnames`], which holds the links the resolver returned
+    /// with an answer, and which its cache may leave out when the target was looked up before.
+    pub async fn cname_chain(&self, name: &str) -> Result<Vec<(String, String)>, LookupError> {
+        let mut chain: Vec<(String, String)> = Vec::new();
+        let mut owner = fqdn(name)?.to_ascii();
+        for _ in 0..8 {
+            let response = self
+                .lookup_unchecked(&owner, RecordType::CNAME, |r| match &r.data {
+                    RData::CNAME(c) => Some(c.0.to_ascii()),
+                    _ => None,
+                })
+                .await?;
+            let Some(target) = response.records().first().cloned() else {
+                break;
+            };
+            if chain.iter().any(|(o, _)| *o == target) {
+                break;
+            }
+            chain.push((owner, target.clone()));
+            owner = target;
+        }
+        Ok(chain)
+    }
+
     /// The owner names of the answer to `name`/`rtype` that carry a CNAME beside other records,
     /// which DNS forbids (RFC 1034 §3.6.2, RFC 2181 §10.1). Such an answer can only come from a
     /// broken zone or server; where the resolver drops the conflict, nothing is found.

@@ -56,13 +56,18 @@ pub(crate) async fn check(
     match r.txt(&txt_name).await {
         Ok(Response::Records(a)) => {
             // S6: a CNAME is followed (RFC 8461 §3.1, §8.2), but it cannot share its name with
-            // other data (RFC 1034 §3.6.2, RFC 2181 §10.1).
-            if !a.cnames.is_empty() {
+            // other data (RFC 1034 §3.6.2, RFC 2181 §10.1). The chain is asked for itself: the
+            // resolver's cache may answer the TXT query without it.
+            let mut chain = r.cname_chain(&txt_name).await.unwrap_or_default();
+            if chain.is_empty() {
+                chain.clone_from(&a.cnames);
+            }
+            if !chain.is_empty() {
                 let conflicts = r
                     .cname_conflicts(&txt_name, RecordType::TXT)
                     .await
                     .unwrap_or_default();
-                for diag in cname_findings(&a.cnames, &conflicts) {
+                for diag in cname_findings(&chain, &conflicts) {
                     f.push("mta-sts", diag);
                 }
             }
@@ -125,7 +130,8 @@ pub(crate) async fn check(
                 );
                 // H12 (the good case): the policy host is delegated and its certificate names
                 // mta-sts.<domain>, as RFC 8461 §8.2 requires.
-                if let Some((_, target)) = fetched.host_cnames.last() {
+                let host_chain = policy_host_chain(r, d, &fetched.host_cnames).await;
+                if let Some((_, target)) = host_chain.last() {
                     f.push(
                         "policy",
                         Diagnostic::new(
@@ -215,8 +221,16 @@ pub(crate) async fn check(
                 }
                 sts_policy = linted.parsed;
             }
-            Err(e) => {
+            Err(mut e) => {
                 mta_sts = format!("broken ({})", e.result_type());
+                if let FetchError::Tls {
+                    name_mismatch: true,
+                    cnames,
+                    ..
+                } = &mut e
+                {
+                    *cnames = policy_host_chain(r, d, cnames).await;
+                }
                 let diag = fetch_finding(&e, d);
                 match fetch_fix(&e, d) {
                     Some(fix) => f.push_with_fix("policy", diag, fix),
@@ -302,6 +316,19 @@ pub(crate) fn fetch_finding(e: &FetchError, domain: &str) -> Diagnostic {
     )
 }
 
+/// The CNAME chain of `mta-sts.<domain>` (RFC 8461 §8.2 delegation): asked for itself, as the
+/// address lookup's cache may have left it out; `seen` when that finds nothing.
+async fn policy_host_chain(
+    r: &mailsec_dns::Resolver,
+    domain: &str,
+    seen: &[(String, String)],
+) -> Vec<(String, String)> {
+    match r.cname_chain(&format!("mta-sts.{domain}")).await {
+        Ok(chain) if !chain.is_empty() => chain,
+        _ => seen.to_vec(),
+    }
+}
+
 /// A fix for this instance of a fetch failure, where one can be named.
 fn fetch_fix(e: &FetchError, domain: &str) -> Option<String> {
     match e {
@@ -366,7 +393,7 @@ pub(crate) fn sni_finding(without: &WithoutSni, domain: &str) -> Option<Diagnost
             "presents a certificate for {}",
             presented
                 .iter()
-                .map(|n| quote(n))
+                .map(|n| quote(presented_name(n)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -380,6 +407,13 @@ pub(crate) fn sni_finding(without: &WithoutSni, domain: &str) -> Option<Diagnost
             "without SNI the policy host {what}; with SNI mta-sts.{domain} it presents the right one: it chooses the certificate by SNI, which senders send (RFC 8461 §7.1)"
         ),
     ))
+}
+
+/// A name as rustls reports it among the presented names (`DnsName("mx.example")`), bare.
+fn presented_name(n: &str) -> &str {
+    n.strip_prefix("DnsName(\"")
+        .and_then(|n| n.strip_suffix("\")"))
+        .unwrap_or(n)
 }
 
 /// H8: HTTP caching headers whose lifetime contradicts `max_age` (seconds). Senders must not use
@@ -717,7 +751,7 @@ mod tests {
         );
         for w in [
             WithoutSni::OtherCertificate {
-                presented: vec!["default.example.net".to_owned()],
+                presented: vec!["DnsName(\"default.example.net\")".to_owned()],
             },
             WithoutSni::OtherCertificate { presented: vec![] },
             WithoutSni::Refused {
@@ -726,6 +760,7 @@ mod tests {
         ] {
             let d = sni_finding(&w, "example.com").unwrap();
             assert_eq!((d.check, d.severity), (Check::H9, Severity::Info), "{w:?}");
+            assert!(!d.message.contains("DnsName"), "{}", d.message);
         }
     }
 
