@@ -179,16 +179,52 @@ pub struct Summary {
     pub warnings: usize,
 }
 
+/// What an earlier check of the same domain saw of MTA-STS, read from a store of results
+/// (`mailsec check --store`): the base of S11 and X6, which need history.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// When that check ended, as stored.
+    pub checked_at: Option<String>,
+    /// The `_mta-sts` id then, when the record was valid.
+    pub sts_id: Option<String>,
+    /// The policy then (its JSON form, [`DomainReport::sts_policy`]), when served and valid.
+    pub sts_policy: Option<serde_json::Value>,
+}
+
+impl History {
+    /// The history in a stored record (the JSON form of a [`DomainReport`], with `checked_at`);
+    /// `None` when the record holds no report (a domain that could not be checked).
+    pub fn from_record(record: &serde_json::Value) -> Option<Self> {
+        record.get("schema")?;
+        let present = |v: &serde_json::Value| (!v.is_null()).then(|| v.clone());
+        Some(Self {
+            checked_at: record["checked_at"].as_str().map(str::to_owned),
+            sts_id: record["sts_record"]["id"].as_str().map(str::to_owned),
+            sts_policy: present(&record["sts_policy"]),
+        })
+    }
+}
+
 /// Checks `domain`: each area in turn, then (with a probe configuration) every MX address, and
 /// the sender's verdict.
 pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
+    check_domain_with_history(ctx, domain, None).await
+}
+
+/// [`check_domain`], comparing the MTA-STS record and policy with what an earlier check saw
+/// (S11, X6). Without history those checks say nothing.
+pub async fn check_domain_with_history(
+    ctx: &Context,
+    domain: &HostName,
+    history: Option<&History>,
+) -> DomainReport {
     // One time for every certificate judged in this report.
     let now = std::time::SystemTime::now();
     let mut f = areas::Findings::default();
     f.area(Area::MxDnssec);
     let mx = areas::mx::check(&ctx.resolver, domain, &mut f).await;
     f.area(Area::MtaSts);
-    let sts = areas::mta_sts::check(ctx, domain, &mx.hosts, &mut f).await;
+    let sts = areas::mta_sts::check(ctx, domain, &mx.hosts, now, history, &mut f).await;
     f.area(Area::TlsRpt);
     let dane_deployed = mx.reports.iter().any(|m| m.dane == DaneState::Required);
     let tlsrpt = areas::tlsrpt::check(
@@ -244,6 +280,9 @@ pub async fn check_domain(ctx: &Context, domain: &HostName) -> DomainReport {
 
     // Consistency (RFC 8461 §2).
     f.area(Area::Consistency);
+    for diag in sts.consistency {
+        f.push("policy", diag);
+    }
     let required = mx
         .reports
         .iter()
@@ -434,6 +473,43 @@ mod tests {
             ),
             mailsec_core::dane::HostPolicy::Opportunistic
         );
+    }
+
+    #[test]
+    fn cname_chains_on_the_mail_path_are_said() {
+        use super::areas::mx::{CnameAt, cname_chain, implicit_mx};
+        // An MX host that is an alias, as hickory reports the chain (owner -> target).
+        let chain = vec![
+            (
+                "mx.example.com.".to_owned(),
+                "mail.provider.example.".to_owned(),
+            ),
+            (
+                "mail.provider.example.".to_owned(),
+                "mx1.provider.example.".to_owned(),
+            ),
+        ];
+        let d = cname_chain("mx.example.com", &chain, CnameAt::MxHost).unwrap();
+        assert_eq!((d.check, d.severity), (Check::N5, Severity::Info));
+        assert!(
+            d.message
+                .contains("mx.example.com -> mail.provider.example -> mx1.provider.example")
+                && d.message.contains("_25._tcp.mx1.provider.example"),
+            "{}",
+            d.message
+        );
+        let tlsa = vec![(
+            "_25._tcp.mx.example.com.".to_owned(),
+            "_dane.provider.example.".to_owned(),
+        )];
+        let d = cname_chain("_25._tcp.mx.example.com", &tlsa, CnameAt::Tlsa).unwrap();
+        assert!(d.message.contains("RFC 7671 §7"), "{}", d.message);
+        // No chain: nothing.
+        assert_eq!(cname_chain("mx.example.com", &[], CnameAt::MxHost), None);
+        // No MX but an address: the implicit MX is named; no address either: nothing (M1).
+        let d = implicit_mx("example.com", &["192.0.2.1".to_owned()]).unwrap();
+        assert!(d.message.contains("mx: example.com"), "{}", d.message);
+        assert_eq!(implicit_mx("example.com", &[]), None);
     }
 
     #[test]

@@ -418,7 +418,9 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "K/N")]
     pub(crate) shard: Option<crate::cmd::check::Shard>,
     /// With --input: also keep the results in a database that many runs can share:
-    /// `sqlite:PATH` or `postgres://[USER[:PASSWORD]@]HOST[:PORT]/DB`.
+    /// `sqlite:PATH` or `postgres://[USER[:PASSWORD]@]HOST[:PORT]/DB`. Each domain is then also
+    /// compared with its result from the last earlier run there: a policy changed under the
+    /// same _mta-sts id (S11), or a new id for the same policy (X6).
     #[arg(long, value_name = "URL")]
     pub(crate) store: Option<String>,
     /// With --input: write the closing summary as JSON to FILE (- for standard output, after

@@ -144,6 +144,8 @@ pub(crate) struct SetChecks {
     pub(crate) version: &'static str,
     /// The owner label, for messages: `_mta-sts`.
     pub(crate) label: &'static str,
+    /// The protocol, for messages: `MTA-STS`.
+    pub(crate) protocol: &'static str,
     /// An SPF record answered at the name.
     pub(crate) spf: Check,
     /// A record of another kind at the name.
@@ -156,6 +158,13 @@ pub(crate) struct SetChecks {
     pub(crate) lint_each_of_many: bool,
 }
 
+/// An SPF record (RFC 7208 §4.5): `v=spf1` alone or followed by a space, in any case (ABNF
+/// literals are case-insensitive).
+fn is_spf(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 6 && b[..6].eq_ignore_ascii_case(b"v=spf1") && b.get(6).is_none_or(|c| *c == b' ')
+}
+
 /// Lints every TXT record at one name together: the selection rule, the findings on the selected
 /// record (by `lint_one`), and on the others.
 pub(crate) fn lint_set<'a, T>(
@@ -166,20 +175,42 @@ pub(crate) fn lint_set<'a, T>(
     let records: Vec<&[u8]> = records.into_iter().collect();
     let mut diags = Vec::new();
     let lowercase_version = rules.version.to_ascii_lowercase();
+    let has_candidate = records
+        .iter()
+        .any(|r| begins_with_version(r, rules.version));
     for other in records
         .iter()
         .filter(|r| !begins_with_version(r, rules.version))
     {
         let text = String::from_utf8_lossy(other);
-        if text.starts_with("v=spf1") {
-            diags.push(Diagnostic::new(
-                rules.spf,
-                Severity::Error,
-                format!(
-                    "an SPF record is answered at the {} name (a wildcard or CNAME at the apex?)",
-                    rules.label
-                ),
-            ));
+        if is_spf(&text) {
+            // What checkdmarc calls "an SPF record where an MTA-STS record should be": a wildcard
+            // TXT record, or a CNAME to the apex, answers at the name. Alone it leaves the domain
+            // without a record; beside a candidate it is discarded like any other record.
+            diags.push(if has_candidate {
+                Diagnostic::new(
+                    rules.spf,
+                    Severity::Warning,
+                    format!(
+                        "an SPF record {} is also answered at {} (a wildcard TXT record, or a CNAME to the apex?); senders discard it and use the {} record",
+                        quote(&text),
+                        rules.label,
+                        rules.version
+                    ),
+                )
+            } else {
+                Diagnostic::new(
+                    rules.spf,
+                    Severity::Error,
+                    format!(
+                        "SPF record found where the {} record should be: {} is answered at {} (a wildcard TXT record, or a CNAME to the apex?), and no record there begins with {}",
+                        rules.protocol,
+                        quote(&text),
+                        rules.label,
+                        rules.version
+                    ),
+                )
+            });
         } else if text.to_ascii_lowercase().starts_with(&lowercase_version) {
             // Almost a candidate (wrong case, `v=STSv10`): say why it is not one.
             diags.extend(lint_one(other).diagnostics);

@@ -491,6 +491,46 @@ impl Resolver {
         .await
     }
 
+    /// The CNAME chain that starts at `name`, as `owner -> target` pairs, from CNAME queries (at
+    /// most 8 links): unlike [`Answer::cnames`], which holds the links the resolver returned
+    /// with an answer, and which its cache may leave out when the target was looked up before.
+    pub async fn cname_chain(&self, name: &str) -> Result<Vec<(String, String)>, LookupError> {
+        let mut chain: Vec<(String, String)> = Vec::new();
+        let mut owner = fqdn(name)?.to_ascii();
+        for _ in 0..8 {
+            let response = self
+                .lookup_unchecked(&owner, RecordType::CNAME, |r| match &r.data {
+                    RData::CNAME(c) => Some(c.0.to_ascii()),
+                    _ => None,
+                })
+                .await?;
+            let Some(target) = response.records().first().cloned() else {
+                break;
+            };
+            if chain.iter().any(|(o, _)| *o == target) {
+                break;
+            }
+            chain.push((owner, target.clone()));
+            owner = target;
+        }
+        Ok(chain)
+    }
+
+    /// The owner names of the answer to `name`/`rtype` that carry a CNAME beside other records,
+    /// which DNS forbids (RFC 1034 §3.6.2, RFC 2181 §10.1). Such an answer can only come from a
+    /// broken zone or server; where the resolver drops the conflict, nothing is found.
+    pub async fn cname_conflicts(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> Result<Vec<String>, LookupError> {
+        let qname = fqdn(name)?;
+        match self.raw_lookup(&qname, rtype).await {
+            Ok(lookup) => Ok(cname_conflicts(lookup.answers())),
+            Err(e) => from_error::<()>(e).map(|_| Vec::new()),
+        }
+    }
+
     /// hickory's lookup, bounded by the whole-lookup timeout.
     async fn raw_lookup(
         &self,
@@ -600,6 +640,29 @@ fn signer_of(records: &[Record], covered: Option<RecordType>) -> Option<String> 
         }
         _ => None,
     })
+}
+
+/// Owner names that hold a CNAME and a record of another type (signatures and NSEC records
+/// excepted, RFC 4035 §2.5), in answer order, each once.
+fn cname_conflicts(answers: &[Record]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in answers
+        .iter()
+        .filter(|r| r.record_type() == RecordType::CNAME)
+    {
+        let other = answers.iter().any(|o| {
+            o.name == r.name
+                && !matches!(
+                    o.record_type(),
+                    RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC
+                )
+        });
+        let owner = r.name.to_ascii();
+        if other && !out.contains(&owner) {
+            out.push(owner);
+        }
+    }
+    out
 }
 
 fn from_answers<T>(
@@ -956,5 +1019,40 @@ mod tests {
                 .to_ascii()
                 .starts_with("xn--")
         );
+    }
+
+    #[test]
+    fn a_cname_beside_other_data_is_found() {
+        let txt = |owner: &str| {
+            record(
+                owner,
+                RData::TXT(hickory_proto::rr::rdata::TXT::new(vec![
+                    "v=STSv1; id=1".to_owned(),
+                ])),
+                Proof::Insecure,
+            )
+        };
+        // RFC 1034 §3.6.2: a CNAME and a TXT record at _mta-sts.example.
+        let broken = [
+            cname(
+                "_mta-sts.example.",
+                "_mta-sts.provider.example.",
+                Proof::Insecure,
+            ),
+            txt("_mta-sts.example."),
+            txt("_mta-sts.provider.example."),
+        ];
+        assert_eq!(cname_conflicts(&broken), ["_mta-sts.example."]);
+        // A plain chain, and a record with its signature: no conflict.
+        let chain = [
+            cname(
+                "_mta-sts.example.",
+                "_mta-sts.provider.example.",
+                Proof::Insecure,
+            ),
+            txt("_mta-sts.provider.example."),
+        ];
+        assert!(cname_conflicts(&chain).is_empty());
+        assert!(cname_conflicts(&[txt("_mta-sts.example.")]).is_empty());
     }
 }

@@ -6,16 +6,13 @@
 //! answers) means reports can arrive. Redirects are reported, not followed.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use mailsec_dns::Resolver;
-use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
-use crate::{FetchConfig, FetchError, resolve};
+use crate::{FetchConfig, FetchError, handshake, resolve};
 
 /// The User-Agent of every request.
 const USER_AGENT: &str = concat!("mailsec/", env!("CARGO_PKG_VERSION"));
@@ -71,11 +68,12 @@ pub async fn probe_report_endpoint(
         .map_or("/", |p| p.as_str())
         .to_owned();
     let inner = async {
-        let addr = SocketAddr::new(resolve(resolver, &host).await?, config.ports.dial(port));
+        let (ip, cnames) = resolve(resolver, &host).await?;
+        let addr = SocketAddr::new(ip, config.ports.dial(port));
         let tcp = TcpStream::connect(addr)
             .await
             .map_err(|source| FetchError::Connect { addr, source })?;
-        let tls = handshake(tcp, &host, config).await?;
+        let tls = handshake(tcp, &host, config, &cnames).await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| FetchError::Http(e.to_string()))?;
@@ -104,45 +102,4 @@ pub async fn probe_report_endpoint(
         Ok(r) => Ok(r?),
         Err(_) => Err(FetchError::Timeout(config.timeout).into()),
     }
-}
-
-/// A TLS client for `host`, TLS 1.2 or 1.3, the certificate validated against `config.roots`.
-pub(crate) fn client_config(config: &FetchConfig) -> Result<Arc<rustls::ClientConfig>, FetchError> {
-    Ok(Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| FetchError::Http(e.to_string()))?
-        .with_root_certificates(config.roots.clone())
-        .with_no_client_auth(),
-    ))
-}
-
-/// The server name for SNI and certificate validation.
-pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, FetchError> {
-    ServerName::try_from(host.to_owned()).map_err(|e| FetchError::Http(e.to_string()))
-}
-
-/// Connects TLS over `tcp` to `host`; a certificate failure is marked as such (RFC 8460
-/// `sts-webpki-invalid` for a policy host).
-pub(crate) async fn handshake(
-    tcp: TcpStream,
-    host: &str,
-    config: &FetchConfig,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, FetchError> {
-    TlsConnector::from(client_config(config)?)
-        .connect(server_name(host)?, tcp)
-        .await
-        .map_err(|e| {
-            let certificate = e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .is_some_and(|re| matches!(re, rustls::Error::InvalidCertificate(_)));
-            FetchError::Tls {
-                host: host.to_owned(),
-                reason: e.to_string(),
-                certificate,
-            }
-        })
 }

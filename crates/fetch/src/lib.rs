@@ -106,6 +106,43 @@ pub struct Fetched {
     pub tls_version: String,
     /// The policy host certificate's end of validity, seconds since the Unix epoch.
     pub certificate_not_after: Option<i64>,
+    /// The HTTP caching headers of the response, which senders must not use (RFC 8461 §3.3).
+    pub caching: CachingHeaders,
+    /// The CNAME chain of `mta-sts.<domain>`, as `owner -> target` pairs (delegation to a
+    /// provider, RFC 8461 §8.2); empty when the name has its own address records.
+    pub host_cnames: Vec<(String, String)>,
+}
+
+/// The HTTP caching headers of a policy response (RFC 9111 §5), kept to say that senders ignore
+/// them (RFC 8461 §3.3: "HTTP caching MUST NOT be used").
+#[derive(Clone, Debug, Default, Eq, PartialEq, serde::Serialize)]
+pub struct CachingHeaders {
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// `Expires`.
+    pub expires: Option<String>,
+    /// `ETag`.
+    pub etag: Option<String>,
+    /// `Date`, against which `Expires` is read.
+    pub date: Option<String>,
+}
+
+/// What a TLS handshake with the policy host without SNI showed (RFC 8461 §7.1: senders send
+/// SNI, and policy hosts MAY rely on it to choose the certificate).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum WithoutSni {
+    /// The certificate presented without SNI is valid for `mta-sts.<domain>` too.
+    SameCertificate,
+    /// Without SNI the host presents a certificate for other names.
+    OtherCertificate {
+        /// The DNS names of the certificate presented, when rustls reports them.
+        presented: Vec<String>,
+    },
+    /// Without SNI the handshake fails.
+    Refused {
+        /// rustls' reason.
+        reason: String,
+    },
 }
 
 /// Why no policy was fetched.
@@ -118,6 +155,17 @@ pub enum FetchError {
     /// The policy host has no address.
     #[error("mta-sts host has no address (NXDOMAIN or NODATA)")]
     NoAddress,
+    /// The policy host offers only TLS versions older than 1.2: a protocol_version alert, or a
+    /// server hello for a version rustls does not speak (RFC 8461 §7.2, RFC 8996).
+    #[error(
+        "TLS handshake with {host}: {reason}: the policy host offers no TLS version senders speak (1.2 or 1.3)"
+    )]
+    TlsVersion {
+        /// The policy host.
+        host: String,
+        /// rustls' reason.
+        reason: String,
+    },
     /// TCP connection failed.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
@@ -135,6 +183,12 @@ pub enum FetchError {
         reason: String,
         /// True when the failure is about the certificate (RFC 8460 `sts-webpki-invalid`).
         certificate: bool,
+        /// True when the certificate is not valid for the policy host name (the rest of the
+        /// chain may be fine).
+        name_mismatch: bool,
+        /// The CNAME chain of the policy host name, as `owner -> target` pairs (RFC 8461 §8.2
+        /// delegation); empty when it has its own address records.
+        cnames: Vec<(String, String)>,
     },
     /// HTTP failed.
     #[error("HTTP: {0}")]
@@ -195,34 +249,12 @@ async fn fetch_inner(
 ) -> Result<Fetched, FetchError> {
     let start = Instant::now();
     let host = format!("mta-sts.{domain}");
-    let addr = resolve(resolver, &host).await?;
+    let (addr, host_cnames) = resolve(resolver, &host).await?;
     let addr = SocketAddr::new(addr, config.ports.https());
     let tcp = TcpStream::connect(addr)
         .await
         .map_err(|source| FetchError::Connect { addr, source })?;
-    let tls_config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-    .map_err(|e| FetchError::Http(e.to_string()))?
-    .with_root_certificates(config.roots.clone())
-    .with_no_client_auth();
-    let server_name =
-        ServerName::try_from(host.clone()).map_err(|e| FetchError::Http(e.to_string()))?;
-    let tls = TlsConnector::from(Arc::new(tls_config))
-        .connect(server_name, tcp)
-        .await
-        .map_err(|e| {
-            let certificate = e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .is_some_and(|re| matches!(re, rustls::Error::InvalidCertificate(_)));
-            FetchError::Tls {
-                host: host.clone(),
-                reason: e.to_string(),
-                certificate,
-            }
-        })?;
+    let tls = handshake(tcp, &host, config, &host_cnames).await?;
     let (tls_version, certificate_not_after) = {
         let (_, session) = tls.get_ref();
         let version = mailsec_core::dane::tls::protocol_name(session.protocol_version());
@@ -262,6 +294,18 @@ async fn fetch_inner(
     if status != 200 {
         return Err(FetchError::Status(status));
     }
+    let header = |name: hyper::header::HeaderName| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let caching = CachingHeaders {
+        cache_control: header(hyper::header::CACHE_CONTROL),
+        expires: header(hyper::header::EXPIRES),
+        etag: header(hyper::header::ETAG),
+        date: header(hyper::header::DATE),
+    };
     let content_type = response
         .headers()
         .get(hyper::header::CONTENT_TYPE)
@@ -298,17 +342,143 @@ async fn fetch_inner(
         elapsed_ms: start.elapsed().as_millis(),
         tls_version,
         certificate_not_after,
+        caching,
+        host_cnames,
     })
 }
 
-/// The first address of `host` (A, then AAAA). DNSSEC is not required here: the policy is
-/// authenticated by the Web PKI (RFC 8461 §10.1).
-async fn resolve(resolver: &Resolver, host: &str) -> Result<IpAddr, FetchError> {
+/// A TLS handshake with the policy host at `addr` **without** SNI, the certificate validated for
+/// `mta-sts.<domain>` as with SNI: whether the host chooses its certificate by SNI
+/// (RFC 8461 §7.1 lets it; senders always send SNI). Bounded by the fetch timeout.
+pub async fn handshake_without_sni(
+    addr: SocketAddr,
+    domain: &HostName,
+    config: &FetchConfig,
+) -> Result<WithoutSni, FetchError> {
+    let host = format!("mta-sts.{domain}");
+    let attempt = async {
+        let tcp = TcpStream::connect(addr)
+            .await
+            .map_err(|source| FetchError::Connect { addr, source })?;
+        let server_name =
+            ServerName::try_from(host.clone()).map_err(|e| FetchError::Http(e.to_string()))?;
+        Ok(
+            match TlsConnector::from(client_config(config, false)?)
+                .connect(server_name, tcp)
+                .await
+            {
+                Ok(_) => WithoutSni::SameCertificate,
+                Err(e) => match e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                {
+                    Some(rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::NotValidForNameContext { presented, .. },
+                    )) => WithoutSni::OtherCertificate {
+                        presented: presented.clone(),
+                    },
+                    Some(rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::NotValidForName,
+                    )) => WithoutSni::OtherCertificate {
+                        presented: Vec::new(),
+                    },
+                    _ => WithoutSni::Refused {
+                        reason: e.to_string(),
+                    },
+                },
+            },
+        )
+    };
+    match tokio::time::timeout(config.timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(FetchError::Timeout(config.timeout)),
+    }
+}
+
+/// TLS 1.2 or 1.3 to `host` over `tcp`, SNI `host`, the certificate validated for `host`
+/// against `config.roots`. A server that offers only older versions is
+/// [`FetchError::TlsVersion`]; a certificate failure says whether the name was the problem, with
+/// the CNAMEs that led to the host (RFC 8461 §8.2 delegation).
+async fn handshake(
+    tcp: TcpStream,
+    host: &str,
+    config: &FetchConfig,
+    host_cnames: &[(String, String)],
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, FetchError> {
+    let server_name =
+        ServerName::try_from(host.to_owned()).map_err(|e| FetchError::Http(e.to_string()))?;
+    TlsConnector::from(client_config(config, true)?)
+        .connect(server_name, tcp)
+        .await
+        .map_err(|e| {
+            let rustls_error = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            if rustls_error.is_some_and(is_old_version) {
+                return FetchError::TlsVersion {
+                    host: host.to_owned(),
+                    reason: e.to_string(),
+                };
+            }
+            FetchError::Tls {
+                host: host.to_owned(),
+                reason: e.to_string(),
+                certificate: rustls_error
+                    .is_some_and(|re| matches!(re, rustls::Error::InvalidCertificate(_))),
+                name_mismatch: rustls_error.is_some_and(|re| {
+                    matches!(
+                        re,
+                        rustls::Error::InvalidCertificate(
+                            rustls::CertificateError::NotValidForName
+                                | rustls::CertificateError::NotValidForNameContext { .. }
+                        )
+                    )
+                }),
+                cnames: host_cnames.to_vec(),
+            }
+        })
+}
+
+/// The client side of RFC 8461 §3.3 and §7: TLS 1.2 or 1.3, the configured roots, SNI as asked.
+fn client_config(config: &FetchConfig, sni: bool) -> Result<Arc<rustls::ClientConfig>, FetchError> {
+    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    .map_err(|e| FetchError::Http(e.to_string()))?
+    .with_root_certificates(config.roots.clone())
+    .with_no_client_auth();
+    tls.enable_sni = sni;
+    Ok(Arc::new(tls))
+}
+
+/// A handshake that failed because the server speaks no version rustls offers (1.2, 1.3): the
+/// server's protocol_version alert (RFC 8446 §6.2, what OpenSSL 3 limited to TLS 1.0 sends), or
+/// a server hello for an older version.
+fn is_old_version(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+            | rustls::Error::PeerIncompatible(
+                rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
+                    | rustls::PeerIncompatible::SupportedVersionsExtensionRequired
+            )
+    )
+}
+
+/// The first address of `host` (A, then AAAA), with the CNAME chain followed to it. DNSSEC is
+/// not required here: the policy is authenticated by the Web PKI (RFC 8461 §10.1).
+async fn resolve(
+    resolver: &Resolver,
+    host: &str,
+) -> Result<(IpAddr, Vec<(String, String)>), FetchError> {
     let (v4, v6) = resolver.addresses(host).await;
     let mut first_error = None;
     for r in [v4, v6] {
         match r {
-            Ok(Response::Records(a)) if !a.records.is_empty() => return Ok(a.records[0]),
+            Ok(Response::Records(a)) if !a.records.is_empty() => {
+                return Ok((a.records[0], a.cnames));
+            }
             Ok(_) => {}
             Err(e) => {
                 first_error.get_or_insert(e);

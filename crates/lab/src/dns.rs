@@ -28,7 +28,10 @@ use hickory_server::zone_handler::{
 use mailsec_core::dane::{self, Certificate, Matching};
 
 use crate::scale::{STS_ID, ScaleSpec, ScaleTlsa};
-use crate::scenario::{BogusRecord, Scenario, StsTxt, TlsaSpec, ZoneSecurity};
+use crate::scenario::{
+    BogusRecord, HostFault, OLD_TLS_POLICY_HOST, PROVIDER_LABEL, Scenario, StsTxt, TlsaSpec,
+    ZoneSecurity,
+};
 use crate::{LabError, par_map};
 
 /// TTL of every lab record.
@@ -145,12 +148,18 @@ impl Zones {
                     set.insert(LowerName::from(&sts));
                 }
             }
-            if s.policy.is_some() {
-                add(
-                    &mut z,
-                    origin.prepend_label("mta-sts").map_err(dns_err)?,
-                    RData::A(A(inputs.policy_host)),
-                );
+            if let Some(policy) = s.policy {
+                let host = origin.prepend_label("mta-sts").map_err(dns_err)?;
+                if policy.fault.is_delegated() {
+                    // RFC 8461 §8.2: the policy host delegated to a provider by a CNAME.
+                    let provider = origin.prepend_label(PROVIDER_LABEL).map_err(dns_err)?;
+                    add(&mut z, host, RData::CNAME(CNAME(provider.clone())));
+                    add(&mut z, provider, RData::A(A(inputs.policy_host)));
+                } else if policy.fault == HostFault::OldTls {
+                    add(&mut z, host, RData::A(A(OLD_TLS_POLICY_HOST)));
+                } else {
+                    add(&mut z, host, RData::A(A(inputs.policy_host)));
+                }
             }
             if let Some(issuer) = s.caa {
                 // RFC 8659 §4.2: `0 issue "<issuer>"`.

@@ -21,7 +21,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::ca::{Ca, LeafKind};
 use crate::scale::ScaleSpec;
-use crate::scenario::{HostFault, Scenario};
+use crate::scenario::{HostFault, PROVIDER_LABEL, Scenario};
 use crate::{LabError, accept_failed};
 
 /// The well-known path, RFC 8461 §3.3.
@@ -141,10 +141,17 @@ pub(crate) fn start(
             HostFault::ExpiredCert => LeafKind::Expired,
             _ => LeafKind::Valid,
         };
+        // A provider that serves its own certificate for a delegated name (RFC 8461 §8.2).
+        let provider = format!("{PROVIDER_LABEL}.{}", s.domain());
+        let names = if policy.fault == HostFault::DelegatedProviderCert {
+            [provider.as_str()]
+        } else {
+            [host.as_str()]
+        };
         let site = Site {
             body: policy.body.replace("{domain}", &s.domain()),
             fault: policy.fault,
-            key: certified(&[&host], kind)?,
+            key: certified(&names, kind)?,
         };
         by_name.insert(host, site);
     }
@@ -252,6 +259,24 @@ fn respond(site: Option<&Site>, path: &str) -> Response<Body> {
             }
             text(StatusCode::OK, "text/plain", body.into())
         }
+        HostFault::CacheHeaders => {
+            // RFC 8461 §3.3: senders must not use HTTP caching; these contradict max_age.
+            let mut r = text(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                site.body.clone().into(),
+            );
+            for (name, value) in [
+                (hyper::header::CACHE_CONTROL, "no-store, max-age=0"),
+                (hyper::header::EXPIRES, "Thu, 01 Jan 1970 00:00:00 GMT"),
+                (hyper::header::ETAG, "\"policy-1\""),
+            ] {
+                if let Ok(v) = value.parse() {
+                    r.headers_mut().insert(name, v);
+                }
+            }
+            r
+        }
         HostFault::Slow => {
             // One byte a second: longer than any sensible fetch timeout.
             let bytes: Vec<u8> = site.body.clone().into_bytes();
@@ -291,4 +316,35 @@ fn text(code: StatusCode, content_type: &str, body: Bytes) -> Response<Body> {
         r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
     }
     r
+}
+
+/// The TLS 1.0-only policy host ([`HostFault::OldTls`]): reads the client hello and answers with
+/// a fatal protocol_version alert (RFC 8446 §6.2), as OpenSSL limited to TLS 1.0 answers a client
+/// offering only TLS 1.2 and 1.3 (the real-component test compares it with `openssl s_server
+/// -tls1`). Returns the task.
+pub(crate) fn start_old_tls(listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let mut tcp = match listener.accept().await {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    accept_failed("HTTPS (TLS 1.0)", &e).await;
+                    continue;
+                }
+            };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut hello = [0u8; 512];
+                let read = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut hello));
+                if matches!(read.await, Ok(Ok(n)) if n > 0) {
+                    // Record: alert (0x15), TLS 1.0 (0x0301), length 2; fatal (2),
+                    // protocol_version (70 = 0x46).
+                    let _ = tcp
+                        .write_all(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
+                        .await;
+                    let _ = tcp.shutdown().await;
+                }
+            });
+        }
+    })
 }

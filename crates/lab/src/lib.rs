@@ -127,6 +127,11 @@ pub struct LabConfig {
     /// How many generated domains (`d1.scale.test` to `d<scale>.scale.test`, see [`scale`]) to
     /// serve besides the scenarios; at most [`MAX_SCALE`]. Each has its own SMTP listener.
     pub scale: u32,
+    /// Serve the TLS 1.0-only policy host ([`HostFault::OldTls`](scenario::HostFault)) at
+    /// [`OLD_TLS_POLICY_HOST`](scenario::OLD_TLS_POLICY_HOST) on the HTTPS port, by answering
+    /// its protocol_version alert. `false` leaves that address to a real old server
+    /// (`openssl s_server -tls1` in the real-component test).
+    pub emulate_old_tls: bool,
 }
 
 impl Default for LabConfig {
@@ -138,6 +143,7 @@ impl Default for LabConfig {
             smtp_port: 0,
             https_port: 0,
             scale: 0,
+            emulate_old_tls: true,
         }
     }
 }
@@ -314,6 +320,17 @@ impl Lab {
             &ca,
             config.scale,
         )?);
+        let old_tls = config.scenarios.iter().any(|s| {
+            s.policy
+                .is_some_and(|p| p.fault == scenario::HostFault::OldTls)
+        });
+        if old_tls && config.emulate_old_tls {
+            let listener =
+                tokio::net::TcpListener::bind((scenario::OLD_TLS_POLICY_HOST, https_port))
+                    .await
+                    .map_err(|e| bind_error("HTTPS (TLS 1.0)", e, listeners))?;
+            tasks.push(https::start_old_tls(listener));
+        }
         let zones = Zones::build(
             config.scenarios,
             &ZoneInputs {

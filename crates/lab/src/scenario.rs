@@ -101,7 +101,38 @@ pub enum HostFault {
     WrongName,
     /// Presents an expired certificate.
     ExpiredCert,
+    /// Serves the policy correctly, with HTTP caching headers that contradict its max_age
+    /// (`Cache-Control: no-store`, an `Expires` in the past, an `ETag`), which senders ignore
+    /// (RFC 8461 §3.3).
+    CacheHeaders,
+    /// Speaks only TLS 1.0: answers every client hello with a fatal protocol_version alert, as
+    /// OpenSSL limited to TLS 1.0 does (RFC 8461 §7.2). Served at [`OLD_TLS_POLICY_HOST`].
+    OldTls,
+    /// `mta-sts.<domain>` is a CNAME to a provider's host, [`PROVIDER_LABEL`]`.<domain>`
+    /// (RFC 8461 §8.2 delegation), which presents a certificate for `mta-sts.<domain>`.
+    Delegated,
+    /// The same delegation, but the provider presents a certificate naming only its own host.
+    DelegatedProviderCert,
 }
+
+impl HostFault {
+    /// True when senders get the policy despite the fault (it is no fault for them).
+    pub fn serves_policy(self) -> bool {
+        matches!(self, Self::None | Self::CacheHeaders | Self::Delegated)
+    }
+
+    /// True when `mta-sts.<domain>` is a CNAME to the provider's host.
+    pub fn is_delegated(self) -> bool {
+        matches!(self, Self::Delegated | Self::DelegatedProviderCert)
+    }
+}
+
+/// Where the lab serves the [`HostFault::OldTls`] policy host (on the lab's HTTPS port).
+pub const OLD_TLS_POLICY_HOST: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
+
+/// The label of the provider's policy host under a delegating domain: `mta-sts.<domain>` is a
+/// CNAME to `sts-provider.<domain>` ([`HostFault::Delegated`]).
+pub const PROVIDER_LABEL: &str = "sts-provider";
 
 /// The policy host of a scenario.
 #[derive(Clone, Copy, Debug, Eq, PartialEq, serde::Serialize)]
@@ -214,6 +245,8 @@ const TESTING: &str = "version: STSv1\nmode: testing\nmx: mx.{domain}\nmax_age: 
 const NONE: &str = "version: STSv1\nmode: none\nmax_age: 86400\n";
 const OTHER_MX: &str = "version: STSv1\nmode: enforce\nmx: other.{domain}\nmax_age: 604800\n";
 const NO_MAX_AGE: &str = "version: STSv1\nmode: enforce\nmx: mx.{domain}\n";
+/// max_age one year: longer than the lab's 90-day policy host certificates.
+const ENFORCE_YEAR: &str = "version: STSv1\nmode: enforce\nmx: mx.{domain}\nmax_age: 31557600\n";
 const STS_TXT: StsTxt = StsTxt::Records(&["v=STSv1; id=20261129T000000;"]);
 
 const fn host(body: &'static str) -> Option<PolicyHost> {
@@ -639,6 +672,43 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     // --- DANE extras (issue 8): new DANE rows go here
     // --- MTA-STS and TLS-RPT extras (issue 8): new MTA-STS and TLS-RPT rows go here
+    sts(
+        "sts-txt-spf",
+        "an SPF record answered at _mta-sts and no v=STSv1 record: no policy (S4)",
+        host(ENFORCE),
+        Verdict::Opportunistic,
+    )
+    .with_txt(StsTxt::Records(&["v=spf1 -all"])),
+    sts(
+        "sts-cache-headers",
+        "policy served with Cache-Control: no-store and an Expires in the past: ignored (H8)",
+        faulty(HostFault::CacheHeaders),
+        Verdict::Sts,
+    ),
+    sts(
+        "sts-host-old-tls",
+        "policy host speaks only TLS 1.0: senders cannot fetch the policy (H10)",
+        faulty(HostFault::OldTls),
+        Verdict::Opportunistic,
+    ),
+    sts(
+        "sts-host-delegated",
+        "mta-sts.<domain> is a CNAME to a provider serving a certificate for mta-sts.<domain>",
+        faulty(HostFault::Delegated),
+        Verdict::Sts,
+    ),
+    sts(
+        "sts-host-delegated-bad-cert",
+        "mta-sts.<domain> is a CNAME to a provider whose certificate names only itself (H12)",
+        faulty(HostFault::DelegatedProviderCert),
+        Verdict::Opportunistic,
+    ),
+    sts(
+        "sts-max-age-year",
+        "max_age of a year, longer than the policy host certificate lasts (X5)",
+        host(ENFORCE_YEAR),
+        Verdict::Sts,
+    ),
     // --- TLS-RPT report endpoints and CAA (issue 8, lead)
     sts(
         "tlsrpt-https",

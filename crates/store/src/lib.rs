@@ -11,7 +11,9 @@
 //!   Store::put(rows)        one transaction per batch; upsert on (domain, run_at)
 //!     v
 //!   check_results ──> Store::for_each_latest(f)   the newest record of every domain
-//!                                                 (mailsec check summary STORE)
+//!                 │                               (mailsec check summary STORE)
+//!                 └─> Store::latest_before(d, t)  a domain's record from an earlier run, read
+//!                                                 before checking it again (S11, X6)
 //! ```
 //!
 //! ## Schema (version 1)
@@ -194,6 +196,24 @@ impl Store {
             Backend::Sqlite(s) => s.for_each_latest(f).await,
             #[cfg(feature = "postgres")]
             Backend::Postgres(p) => p.for_each_latest(f).await,
+        }
+    }
+}
+
+impl Store {
+    /// The record (JSON text) of the newest row of `domain` from a run that started before
+    /// `before`: what the last earlier check saw, for the checks that need history (S11, X6).
+    /// Takes `&self`, so that many checks can read at once beside the writer's connection.
+    pub async fn latest_before(
+        &self,
+        domain: &str,
+        before: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(s) => s.latest_before(domain, before).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(p) => p.latest_before(domain, before).await,
         }
     }
 }

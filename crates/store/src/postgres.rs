@@ -87,6 +87,24 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    pub(crate) async fn latest_before(
+        &self,
+        domain: &str,
+        before: time::OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        let before = timestamp(before);
+        let row = self
+            .client
+            .query_opt(LATEST_BEFORE, &[&domain, &before])
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get(0)?),
+            None => None,
+        })
+    }
+}
+
 /// The advisory lock key of schema creation ("mailsec" in ASCII).
 const SCHEMA_LOCK: i64 = 0x006d_6169_6c73_6563;
 
@@ -135,3 +153,7 @@ ON CONFLICT (domain, run_at) DO UPDATE SET
 /// The newest row of each domain.
 const LATEST: &str =
     "SELECT DISTINCT ON (domain) record::text FROM check_results ORDER BY domain, run_at DESC";
+
+/// A domain's newest row from a run before a time.
+const LATEST_BEFORE: &str = "SELECT record::text FROM check_results WHERE domain = $1 \
+     AND run_at < $2::text::timestamptz ORDER BY run_at DESC LIMIT 1";

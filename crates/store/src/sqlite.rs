@@ -107,6 +107,27 @@ impl Sqlite {
     }
 }
 
+impl Sqlite {
+    pub(crate) async fn latest_before(
+        &self,
+        domain: &str,
+        before: time::OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        let (domain, before) = (domain.to_owned(), timestamp(before));
+        blocking(move || {
+            let conn = conn.lock().map_err(|_| StoreError::Worker)?;
+            let mut stmt = conn.prepare_cached(LATEST_BEFORE)?;
+            let mut rows = stmt.query(params![domain, before])?;
+            Ok(match rows.next()? {
+                Some(row) => Some(row.get(0)?),
+                None => None,
+            })
+        })
+        .await
+    }
+}
+
 /// Runs `f` again while SQLite answers SQLITE_BUSY, for up to BUSY_TIMEOUT. The busy timeout
 /// covers most waits, but not all: switching a new file to WAL while another process does the
 /// same, or a WAL recovery, answer SQLITE_BUSY at once.
@@ -187,4 +208,10 @@ const LATEST: &str = "
 SELECT record FROM check_results AS r
 WHERE run_at = (SELECT max(run_at) FROM check_results WHERE domain = r.domain)
 ORDER BY domain
+";
+
+/// A domain's newest row from a run before a time (the primary key's index answers it).
+const LATEST_BEFORE: &str = "
+SELECT record FROM check_results WHERE domain = ?1 AND run_at < ?2
+ORDER BY run_at DESC LIMIT 1
 ";

@@ -132,6 +132,16 @@ pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> 
                     "no MX records (NODATA): senders fall back to the domain's address records (RFC 5321 §5.1), which MTA-STS and DANE do not cover",
                 ),
             );
+            // N5: the implicit MX is not followed any further here.
+            let (v4, v6) = r.addresses(d).await;
+            let addresses: Vec<String> = [v4, v6]
+                .iter()
+                .flat_map(|a| a.as_ref().map(|r| r.records().to_vec()).unwrap_or_default())
+                .map(|a| a.to_string())
+                .collect();
+            if let Some(diag) = implicit_mx(d, &addresses) {
+                f.push("mx", diag);
+            }
             (Vec::new(), Some(denial.security()))
         }
         Err(e) => {
@@ -159,7 +169,14 @@ pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> 
             dane: DaneState::NotApplicable,
         };
         match r.ipv4(host).await {
-            Ok(resp) => report.address_security = Some(resp.security()),
+            Ok(resp) => {
+                report.address_security = Some(resp.security());
+                if let Response::Records(a) = &resp
+                    && let Some(diag) = cname_chain(host, &a.cnames, CnameAt::MxHost)
+                {
+                    f.push(host, diag);
+                }
+            }
             Err(e) => {
                 let mut d = lookup_failure(&e, "A", "senders skip this MX host");
                 // The MX host's own zone fails validation (N4), not the mail domain's (N2).
@@ -183,7 +200,13 @@ pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> 
                 ),
             );
         }
-        let tlsa = r.tlsa(&format!("_25._tcp.{host}")).await;
+        let tlsa_name = format!("_25._tcp.{host}");
+        let tlsa = r.tlsa(&tlsa_name).await;
+        if let Ok(Response::Records(a)) = &tlsa
+            && let Some(diag) = cname_chain(&tlsa_name, &a.cnames, CnameAt::Tlsa)
+        {
+            f.push(host, diag);
+        }
         for d in judge_tlsa(&tlsa, secure_path, &mut report) {
             f.push(host, d);
         }
@@ -195,6 +218,62 @@ pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> 
         security: mx_security,
         reports,
     }
+}
+
+/// Where a CNAME chain was followed (N5).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum CnameAt {
+    /// The MX host name (its address lookup).
+    MxHost,
+    /// The TLSA name `_25._tcp.<mx>`.
+    Tlsa,
+}
+
+/// N5: a CNAME chain followed from an MX host name or a TLSA name, named with its links.
+/// Senders follow both; an MX that names an alias breaks RFC 2181 §10.3 but works, and its TLSA
+/// records are sought at the expanded name first when the chain is secure (RFC 7672 §2.2.2);
+/// TLSA names may be CNAMEs (RFC 7671 §7), every link validated (RFC 7672 §2.1.3).
+pub(crate) fn cname_chain(
+    name: &str,
+    cnames: &[(String, String)],
+    at: CnameAt,
+) -> Option<Diagnostic> {
+    let last = cnames.last()?;
+    let mut chain = vec![name.trim_end_matches('.').to_owned()];
+    chain.extend(
+        cnames
+            .iter()
+            .map(|(_, t)| t.trim_end_matches('.').to_owned()),
+    );
+    let target = last.1.trim_end_matches('.');
+    let message = match at {
+        CnameAt::MxHost => format!(
+            "the MX host is an alias ({}): senders follow it, though an MX should name the host itself (RFC 2181 §10.3); DANE senders look for TLSA records at _25._tcp.{target} first when the chain is secure (RFC 7672 §2.2.2)",
+            chain.join(" -> ")
+        ),
+        CnameAt::Tlsa => format!(
+            "the TLSA records are reached through a CNAME ({}): senders follow it, and every link must validate (RFC 7671 §7, RFC 7672 §2.1.3)",
+            chain.join(" -> ")
+        ),
+    };
+    Some(Diagnostic::new(Check::N5, Severity::Info, message))
+}
+
+/// N5: no MX RRset but address records: mail goes to the domain itself as an implicit MX
+/// (RFC 5321 §5.1), which this check does not follow further (no TLSA lookup, no connection),
+/// and which an MTA-STS policy would have to name (RFC 8461 §4.1 matches the MX host name).
+pub(crate) fn implicit_mx(domain: &str, addresses: &[String]) -> Option<Diagnostic> {
+    if addresses.is_empty() {
+        return None;
+    }
+    Some(Diagnostic::new(
+        Check::N5,
+        Severity::Info,
+        format!(
+            "without MX records mail goes to {domain} itself ({}), the implicit MX of RFC 5321 §5.1: this report does not check TLS or TLSA records there, and an MTA-STS policy would have to list `mx: {domain}`; publish an MX record instead",
+            addresses.join(", ")
+        ),
+    ))
 }
 
 /// RFC 7672 §2.1–§2.2: what a TLSA lookup result means for one MX host, before connecting.

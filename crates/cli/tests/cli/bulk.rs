@@ -589,6 +589,163 @@ fn a_postgres_store_written_by_two_runs_at_once_and_summarised() {
     );
 }
 
+/// S11 and X6 need history: each domain of a run with --store is compared with its record from
+/// the last earlier run there. An earlier run "saw" another policy under the same id (S11), or
+/// another id for the same policy (X6): rows written here, as a run before would have.
+fn history_is_compared(lab: &Lab, url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    std::fs::write(
+        &list,
+        "sts-enforce.test
+sts-testing.test
+",
+    )
+    .unwrap();
+    let check = || {
+        let o = run(
+            lab,
+            &[
+                "check",
+                "--input",
+                path_str(&list),
+                "--store",
+                url,
+                "--no-connect",
+                "--json",
+            ],
+        );
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+        records(&stdout(&o))
+    };
+    // In domain order: records come as the checks finish.
+    let history_ids = |recs: &[Value]| -> BTreeSet<(String, String, String)> {
+        recs.iter()
+            .flat_map(|r| {
+                r["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(move |f| {
+                        let code = f["code"].as_str().unwrap();
+                        matches!(code, "S11" | "X6").then(|| {
+                            (
+                                key(r),
+                                code.to_owned(),
+                                f["severity"].as_str().unwrap().to_owned(),
+                            )
+                        })
+                    })
+            })
+            .collect()
+    };
+    // The first run has no history; the second finds the same id and policy: nothing either.
+    let first = check();
+    assert_eq!(first.len(), 2);
+    assert!(history_ids(&first).is_empty(), "{first:?}");
+    assert!(history_ids(&check()).is_empty());
+
+    // An earlier run that saw max_age 86400 under the same id (sts-enforce.test), and another id
+    // for the same policy (sts-testing.test).
+    let by = by_key(&first);
+    let mut changed = by["sts-enforce.test"].clone();
+    changed["sts_policy"]["max_age"] = 86_400.into();
+    let mut new_id = by["sts-testing.test"].clone();
+    new_id["sts_record"]["id"] = "20200101".into();
+    put_rows(url, &[changed, new_id]);
+    let third = check();
+    assert_eq!(
+        history_ids(&third),
+        BTreeSet::from([
+            (
+                "sts-enforce.test".to_owned(),
+                "S11".to_owned(),
+                "warning".to_owned()
+            ),
+            (
+                "sts-testing.test".to_owned(),
+                "X6".to_owned(),
+                "info".to_owned()
+            ),
+        ])
+    );
+    let s11 = third
+        .iter()
+        .find(|r| r["domain"] == "sts-enforce.test")
+        .and_then(|r| {
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["code"] == "S11")
+        })
+        .unwrap();
+    assert!(
+        s11["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_age 86400 -> 604800"),
+        "{s11}"
+    );
+    assert!(
+        s11["fix"]
+            .as_str()
+            .unwrap()
+            .contains("_mta-sts.sts-enforce.test. IN TXT"),
+        "{s11}"
+    );
+    // The third run's rows are now the latest: in step again.
+    assert!(history_ids(&check()).is_empty());
+}
+
+/// Writes `records` as rows of a run that started now, through the store's own API.
+fn put_rows(url: &str, records: &[Value]) {
+    let run_at = time::OffsetDateTime::now_utc();
+    let rows = records
+        .iter()
+        .map(|r| mailsec_store::Row {
+            domain: key(r),
+            run_at,
+            checked_at: run_at,
+            input: key(r),
+            error: None,
+            mta_sts: None,
+            tls_rpt: None,
+            dane: None,
+            errors: None,
+            warnings: None,
+            verdict_outcome: None,
+            verdict_mechanism: None,
+            verdict_reason: None,
+            record: r.to_string(),
+        })
+        .collect();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let location = mailsec_store::Location::parse(url).unwrap();
+            let mut store = mailsec_store::Store::open(&location).await.unwrap();
+            store.put(rows).await.unwrap();
+        });
+}
+
+#[test]
+fn a_sqlite_store_gives_each_check_its_history() {
+    let lab = lab(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", path_str(&dir.path().join("history.db")));
+    history_is_compared(&lab, &url);
+}
+
+#[test]
+fn a_postgres_store_gives_each_check_its_history() {
+    let pg = Postgres::start();
+    let lab = lab(&[]);
+    history_is_compared(&lab, &pg.url());
+}
+
 #[test]
 fn a_progress_bar_on_a_terminal_only() {
     let lab = lab(&["--scale", "50"]);

@@ -123,7 +123,11 @@ const MAPPING: &[Row] = &[
     row(MtaSts, "NameResolutionError", &["H1"]),
     row(MtaSts, "NewConnectionError", &["H1"]),
     row(MtaSts, "Read timed out", &["H1"]),
-    row(MtaSts, "CERTIFICATE_VERIFY_FAILED", &["H2"]),
+    // With delegation (a CNAME to a provider's host), the same failure is H12 (RFC 8461 §8.2).
+    row(MtaSts, "CERTIFICATE_VERIFY_FAILED", &["H2", "H12"]),
+    // OpenSSL's words for a server that speaks only TLS versions before 1.2 (RFC 8461 §7.2).
+    row(MtaSts, "TLSV1_ALERT_PROTOCOL_VERSION", &["H10"]),
+    row(MtaSts, "UNSUPPORTED_PROTOCOL", &["H10"]),
     row(MtaSts, "The MTA-STS policy fetch returned HTTP 3", &["H5"]),
     row(MtaSts, "The MTA-STS policy fetch returned HTTP", &["H4"]),
     row(MtaSts, "The Content-Type header", &["H6"]),

@@ -447,3 +447,155 @@ fn mailsec_class(report: &Value) -> &'static str {
         _ => "no-tls",
     }
 }
+
+/// H10 against a real TLS 1.0-only server: `openssl s_server -tls1` serves the policy host of
+/// `sts-host-old-tls` (the lab leaves that address to it), and `mailsec check` reports H10, as it
+/// does for the lab's emulation of such a host (the checker's scenario test). openssl's own
+/// client first shows that the server speaks TLS 1.0 and nothing newer.
+#[test]
+#[ignore = "needs openssl (scripts/install-lab-packages): scripts/test runs it with --ignored"]
+fn a_tls_1_0_only_policy_host_is_h10_against_openssl() {
+    use mailsec_lab::scenario::OLD_TLS_POLICY_HOST;
+
+    let dir = tempfile::tempdir().unwrap();
+    let host = "mta-sts.sts-host-old-tls.test";
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let req = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={host}"))
+        .arg("-addext")
+        .arg(format!("subjectAltName=DNS:{host}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        req.status.success(),
+        "{}",
+        String::from_utf8_lossy(&req.stderr)
+    );
+    // A port free on the old host's address; the lab's HTTPS server takes it on 127.0.0.1.
+    let port = std::net::TcpListener::bind((OLD_TLS_POLICY_HOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let accept = format!("{OLD_TLS_POLICY_HOST}:{port}");
+    // Debian's OpenSSL 3 allows TLS 1.0 only at security level 0.
+    let mut server = Command::new("openssl")
+        .args([
+            "s_server",
+            "-accept",
+            &accept,
+            "-tls1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ])
+        .args(["-www", "-cert"])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&accept).is_err() {
+        assert!(Instant::now() < deadline, "openssl s_server did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _server = Kill(std::mem::replace(
+        &mut server,
+        Command::new("true").spawn().unwrap(),
+    ));
+    let _ = server.wait();
+    // The oracle: TLS 1.0 is negotiated; a client that wants TLS 1.2 gets a server hello for
+    // TLS 1.0, which it refuses.
+    let s_client = |version: &str| {
+        Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                &accept,
+                version,
+                "-cipher",
+                "DEFAULT:@SECLEVEL=0",
+            ])
+            .args(["-servername", host])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let tls1 = s_client("-tls1");
+    assert!(
+        String::from_utf8_lossy(&tls1.stdout).contains("Protocol  : TLSv1\n")
+            || String::from_utf8_lossy(&tls1.stdout).contains("Protocol: TLSv1\n"),
+        "{}",
+        String::from_utf8_lossy(&tls1.stdout)
+    );
+    let tls12 = s_client("-tls1_2");
+    assert!(
+        String::from_utf8_lossy(&tls12.stderr).contains("unsupported protocol"),
+        "{}",
+        String::from_utf8_lossy(&tls12.stderr)
+    );
+
+    // The lab, its HTTPS port the same, the old host's address left to openssl.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let lab = rt
+        .block_on(mailsec_lab::Lab::start(mailsec_lab::LabConfig {
+            https_port: port,
+            emulate_old_tls: false,
+            ..mailsec_lab::LabConfig::default()
+        }))
+        .unwrap();
+    let files = lab.write_files(dir.path()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mailsec"))
+        .args(["check", "--json", "--no-connect", "sts-host-old-tls.test"])
+        .envs(lab.env(&files))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let report = if report.is_array() {
+        &report[0]
+    } else {
+        &report
+    };
+    let h10: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "H10")
+        .collect();
+    println!(
+        "H10: {}",
+        h10.first()
+            .map(|f| f["message"].to_string())
+            .unwrap_or_default()
+    );
+    assert_eq!(h10.len(), 1, "{}", report["findings"]);
+    assert_eq!(h10[0]["severity"], "error");
+    assert!(
+        h10[0]["fix"].as_str().unwrap().contains("TLSv1.2"),
+        "{}",
+        h10[0]
+    );
+    assert_eq!(
+        report["summary"]["mta_sts"],
+        "broken (sts-policy-fetch-error)"
+    );
+    drop(lab);
+}

@@ -110,7 +110,9 @@ pub(super) fn about_check(check: Check) -> About {
         S11 => about(
             "Senders fetch the policy again only when the id in the TXT record changes. A new \
              policy body under the old id stays unseen by every sender that cached the old one, \
-             until its max_age runs out.",
+             until its max_age runs out. Needs history: `mailsec check --input LIST --store URL` \
+             compares each domain with its last stored result (policies compared as senders \
+             read them: mode, max_age, the mx patterns, extensions).",
             "Every time the policy changes, update the policy file first, then the id in the TXT \
              record, in that order.",
             "RFC 8461 §3.1, §8.1",
@@ -207,9 +209,10 @@ pub(super) fn about_check(check: Check) -> About {
             "RFC 8461 §3.3",
         ),
         H9 => about(
-            "Senders send the policy host name, mta-sts.<domain>, as SNI. A server that hosts \
-             several names must pick the certificate for that name; a default certificate for \
-             another name fails validation.",
+            "Senders send the policy host name, mta-sts.<domain>, as SNI, and policy hosts may \
+             rely on it to pick the certificate. mailsec also connects without SNI: a host that \
+             then presents another certificate (or refuses) chooses by SNI, which is fine for \
+             senders; with SNI the certificate must be for mta-sts.<domain> (H2).",
             "Configure a virtual host (server block) for mta-sts.<domain> with its own \
              certificate.",
             "RFC 8461 §7.1",
@@ -542,11 +545,13 @@ pub(super) fn about_check(check: Check) -> About {
             "RFC 4035 §5; RFC 7672 §2.1.2",
         ),
         N5 => about(
-            "MX targets and TLSA names may be reached through CNAMEs. Every CNAME on the way must \
-             validate too: an insecure CNAME makes all that follows insecure, and DANE then does \
-             not apply.",
-            "Avoid CNAMEs on the mail path, or keep every zone they cross signed.",
-            "RFC 7672 §2.1.3",
+            "MX targets and TLSA names may be reached through CNAMEs, and senders follow them. \
+             Every CNAME on the way must validate too: an insecure CNAME makes all that follows \
+             insecure, and DANE then does not apply. A domain without MX records sends mail to \
+             its own address records (the implicit MX), which this check does not follow.",
+            "Avoid CNAMEs on the mail path, or keep every zone they cross signed; publish MX \
+             records rather than relying on the implicit MX.",
+            "RFC 7672 §2.1.3, §2.2.2; RFC 2181 §10.3; RFC 5321 §5.1",
         ),
         N6 => about(
             "Validation starts at the root trust anchor and goes through the TLD. If the root or \
@@ -941,11 +946,15 @@ pub(super) fn about_check(check: Check) -> About {
             "RFC 8461 §3.3, §10.2",
         ),
         X6 => about(
-            "Senders fetch a new policy only when the id in the _mta-sts record changes; a new \
-             policy body served under an unchanged id reaches senders only when their cached \
-             copy expires, up to max_age later.",
-            "Change the id of the _mta-sts record every time the policy changes, after the new \
-             policy is served (update HTTPS first, then DNS).",
+            "The _mta-sts id changed since an earlier check while the policy served stayed the \
+             same. Harmless when nothing was meant to change. But if a policy change is on its \
+             way, the TXT record was updated before the policy file: senders that fetch now \
+             cache the old policy under the new id and will not fetch the file again when it \
+             changes. (A policy changed under an unchanged id is S11.) Needs history: `mailsec \
+             check --input LIST --store URL` compares each domain with its last stored result.",
+            "Update the policy file first, then publish a new id (`_mta-sts.<domain>. IN TXT \
+             \"v=STSv1; id=<new id>\"`); if the file changed after the id, publish another new \
+             id now.",
             "RFC 8461 §3.1, §8.1",
         ),
         X7 => about(

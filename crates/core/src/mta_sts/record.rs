@@ -121,6 +121,7 @@ pub fn lint_record_set<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Linte
 const SET_CHECKS: SetChecks = SetChecks {
     version: STS_VERSION,
     label: "_mta-sts",
+    protocol: "MTA-STS",
     spf: Check::S4,
     unrelated: Check::S3,
     none: (
@@ -334,5 +335,48 @@ mod tests {
         let r: StsRecord = "v=STSv1 ; id=x1; foo=bar".parse().unwrap();
         assert_eq!(r.to_string(), "v=STSv1; id=x1; foo=bar;");
         assert_eq!(r.to_string().parse::<StsRecord>().unwrap(), r);
+    }
+
+    #[test]
+    fn an_spf_record_at_the_name_is_s4() {
+        let checks = |records: &[&[u8]]| {
+            let l = lint_record_set(records.iter().copied());
+            let found: Vec<(Check, Severity)> = l
+                .diagnostics
+                .iter()
+                .map(|d| (d.check, d.severity))
+                .collect();
+            (l.parsed.is_some(), found)
+        };
+        // Alone (a wildcard TXT record answering at _mta-sts): no record, said as checkdmarc
+        // says it.
+        let alone = lint_record_set([b"v=spf1 include:_spf.example.net -all".as_slice()]);
+        assert!(alone.parsed.is_none());
+        assert!(
+            alone.diagnostics[0]
+                .message
+                .starts_with("SPF record found where the MTA-STS record should be"),
+            "{}",
+            alone.diagnostics[0].message
+        );
+        assert_eq!(
+            checks(&[b"v=spf1 -all"]),
+            (
+                false,
+                vec![(Check::S4, Severity::Error), (Check::S1, Severity::Error)]
+            )
+        );
+        // The version tag in any case (RFC 7208 §4.5; ABNF literals are case-insensitive).
+        assert_eq!(checks(&[b"V=SPF1 -all"]).1[0], (Check::S4, Severity::Error));
+        // Beside a valid record it is discarded: said, as a warning.
+        assert_eq!(
+            checks(&[b"v=STSv1; id=1", b"v=spf1 -all"]),
+            (true, vec![(Check::S4, Severity::Warning)])
+        );
+        // Not SPF: v=spf10, and words that merely begin alike.
+        assert_eq!(
+            checks(&[b"v=STSv1; id=1", b"v=spf10 -all"]),
+            (true, vec![(Check::S3, Severity::Warning)])
+        );
     }
 }

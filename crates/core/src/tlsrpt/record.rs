@@ -133,6 +133,7 @@ pub fn lint_record_set<'a>(records: impl IntoIterator<Item = &'a [u8]>) -> Linte
 const SET_CHECKS: SetChecks = SetChecks {
     version: TLSRPT_VERSION,
     label: "_smtp._tls",
+    protocol: "TLS-RPT",
     spf: Check::R3,
     unrelated: Check::R3,
     none: (

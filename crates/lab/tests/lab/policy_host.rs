@@ -51,6 +51,8 @@ async fn curl_sees_what_the_table_says() {
         "sts-host-untrusted.test",
         "sts-host-wrong-name.test",
         "sts-host-expired.test",
+        // A certificate naming only the provider's host behind the CNAME (RFC 8461 §8.2).
+        "sts-host-delegated-bad-cert.test",
     ] {
         let o = tool("curl", &curl(bad), b"").await;
         assert_eq!(
@@ -65,7 +67,9 @@ async fn curl_sees_what_the_table_says() {
 /// What RFC 8461 §3.3 makes of each fault, written from the table, not from the fetcher.
 fn expected(fault: HostFault) -> &'static str {
     match fault {
-        HostFault::None => "ok",
+        HostFault::None | HostFault::CacheHeaders | HostFault::Delegated => "ok",
+        HostFault::OldTls => "tls-version",
+        HostFault::DelegatedProviderCert => "sts-webpki-invalid",
         HostFault::Redirect => "redirect",
         HostFault::NotFound => "status",
         HostFault::Html => "content-type",
@@ -75,6 +79,64 @@ fn expected(fault: HostFault) -> &'static str {
             "sts-webpki-invalid"
         }
     }
+}
+
+/// The emulated TLS 1.0-only host answers as OpenSSL does: a protocol_version alert, which
+/// curl (OpenSSL) names; the caching headers reach curl as sent.
+#[tokio::test]
+async fn curl_sees_the_old_tls_host_and_the_caching_headers() {
+    let lab = start().await;
+    let port = lab.lab.ports().https();
+    let ca = lab.files.ca.display().to_string();
+    let host = "mta-sts.sts-host-old-tls.test";
+    let old = mailsec_lab::scenario::OLD_TLS_POLICY_HOST;
+    let o = tool(
+        "curl",
+        &[
+            "-sS".to_owned(),
+            "--max-time".to_owned(),
+            "5".to_owned(),
+            "--resolve".to_owned(),
+            format!("{host}:{port}:{old}"),
+            "--cacert".to_owned(),
+            ca.clone(),
+            format!("https://{host}:{port}/.well-known/mta-sts.txt"),
+        ],
+        b"",
+    )
+    .await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    // curl's exit code 35: the TLS handshake failed.
+    assert_eq!(o.status.code(), Some(35), "{err}");
+    assert!(err.contains("protocol version"), "{err}");
+
+    let host = "mta-sts.sts-cache-headers.test";
+    let o = tool(
+        "curl",
+        &[
+            "-sS".to_owned(),
+            "-D".to_owned(),
+            "-".to_owned(),
+            "-o".to_owned(),
+            "/dev/null".to_owned(),
+            "--resolve".to_owned(),
+            format!("{host}:{port}:127.0.0.1"),
+            "--cacert".to_owned(),
+            ca,
+            format!("https://{host}:{port}/.well-known/mta-sts.txt"),
+        ],
+        b"",
+    )
+    .await;
+    let head = String::from_utf8_lossy(&o.stdout).to_ascii_lowercase();
+    assert!(
+        head.contains("cache-control: no-store, max-age=0"),
+        "{head}"
+    );
+    assert!(
+        head.contains("expires: thu, 01 jan 1970 00:00:00 gmt"),
+        "{head}"
+    );
 }
 
 #[tokio::test]
@@ -115,6 +177,7 @@ async fn fetcher_applies_rfc8461_to_every_policy_host() {
             Err(FetchError::TooLarge(_)) => "too-large",
             Err(FetchError::Timeout(_)) => "timeout",
             Err(e @ FetchError::Tls { .. }) => e.result_type(),
+            Err(FetchError::TlsVersion { .. }) => "tls-version",
             Err(e) => panic!("{}: unexpected {e}", s.name),
         };
         assert_eq!(kind, expected(fault), "{}: {got:?}", s.name);
@@ -138,6 +201,10 @@ async fn fetcher_applies_rfc8461_to_every_policy_host() {
         HostFault::UntrustedCert,
         HostFault::WrongName,
         HostFault::ExpiredCert,
+        HostFault::CacheHeaders,
+        HostFault::OldTls,
+        HostFault::Delegated,
+        HostFault::DelegatedProviderCert,
     ];
     // Exhaustive: a new fault must be added here and to the table.
     for f in all {
@@ -150,7 +217,13 @@ async fn fetcher_applies_rfc8461_to_every_policy_host() {
             | HostFault::Slow
             | HostFault::UntrustedCert
             | HostFault::WrongName
-            | HostFault::ExpiredCert => assert!(faults.contains(&f), "no scenario has {f:?}"),
+            | HostFault::ExpiredCert
+            | HostFault::CacheHeaders
+            | HostFault::OldTls
+            | HostFault::Delegated
+            | HostFault::DelegatedProviderCert => {
+                assert!(faults.contains(&f), "no scenario has {f:?}")
+            }
         }
     }
 }

@@ -62,6 +62,49 @@ async fn upserts_are_idempotent_and_the_newest_row_wins() {
     assert_eq!(rusqlite_count(&dir), 4, "a.test twice, b.test twice");
 }
 
+#[tokio::test]
+async fn the_latest_row_before_a_run_is_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&location(&dir)).await.unwrap();
+    store
+        .put(vec![
+            row("a.test", 0, "a0"),
+            row("a.test", 10, "a10"),
+            row("a.test", 20, "a20"),
+            row("b.test", 5, "b5"),
+        ])
+        .await
+        .unwrap();
+    let at = |run: i64| OffsetDateTime::from_unix_timestamp(1_796_000_000 + run).unwrap();
+    // Strictly before: a run does not read its own row.
+    assert_eq!(
+        store
+            .latest_before("a.test", at(20))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("a10")
+    );
+    assert_eq!(
+        store
+            .latest_before("a.test", at(21))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("a20")
+    );
+    assert_eq!(store.latest_before("a.test", at(0)).await.unwrap(), None);
+    assert_eq!(store.latest_before("c.test", at(99)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .latest_before("b.test", at(99))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("b5")
+    );
+}
+
 /// Rows in the table, counted beside the store.
 fn rusqlite_count(dir: &tempfile::TempDir) -> i64 {
     let conn = rusqlite::Connection::open(dir.path().join("r.db")).unwrap();

@@ -173,10 +173,15 @@ pub(super) async fn check_one(
     ctx: Arc<mailsec_check::Context>,
     domain: HostName,
     deadline: Duration,
+    history: Option<mailsec_check::History>,
 ) -> Result<DomainReport, Failure> {
     let name = domain.clone();
     let task = tokio::spawn(async move {
-        tokio::time::timeout(deadline, mailsec_check::check_domain(&ctx, &name)).await
+        tokio::time::timeout(
+            deadline,
+            mailsec_check::check_domain_with_history(&ctx, &name, history.as_ref()),
+        )
+        .await
     });
     match task.await {
         Ok(Ok(report)) => Ok(report),
@@ -243,6 +248,14 @@ pub(super) fn run(
             Some(l) => Some(Store::open(l).await.with_context(|| format!("store {l}"))?),
             None => None,
         };
+        // A second connection reads each domain's record from an earlier run before checking
+        // it again (S11, X6: the id against the policy), beside the writer's.
+        let history_store = match &location {
+            Some(l) => Some(Arc::new(
+                Store::open(l).await.with_context(|| format!("store {l}"))?,
+            )),
+            None => None,
+        };
         let (store_tx, store_task) = match store {
             Some(store) => {
                 let (tx, rx) = mpsc::channel(STORE_QUEUE);
@@ -278,12 +291,21 @@ pub(super) fn run(
                 Some(((item, Arc::clone(&ctx)), (rx, ctx, n + 1)))
             });
         let results = items
-            .map(|(item, ctx)| async move {
-                let result = match item.name {
-                    Ok(domain) => check_one(ctx, domain, deadline).await,
-                    Err(why) => Err(Failure::InvalidName(why)),
-                };
-                (item.input, result)
+            .map(|(item, ctx)| {
+                let history_store = history_store.clone();
+                async move {
+                    let result = match item.name {
+                        Ok(domain) => {
+                            let history = match &history_store {
+                                Some(store) => history(store, &domain, run_at).await,
+                                None => None,
+                            };
+                            check_one(ctx, domain, deadline, history).await
+                        }
+                        Err(why) => Err(Failure::InvalidName(why)),
+                    };
+                    (item.input, result)
+                }
             })
             .buffer_unordered(concurrency);
         let mut results = Box::pin(results);
@@ -382,6 +404,31 @@ pub(super) fn run(
         }
     }
     Ok(summary.exit())
+}
+
+/// What the newest earlier run stored for `domain`. A store that cannot be read leaves the
+/// domain without history (S11 and X6 then say nothing), said once on standard error.
+async fn history(
+    store: &Store,
+    domain: &HostName,
+    run_at: OffsetDateTime,
+) -> Option<mailsec_check::History> {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    match store.latest_before(domain.as_str(), run_at).await {
+        Ok(record) => {
+            let value: Value = serde_json::from_str(&record?).ok()?;
+            mailsec_check::History::from_record(&value)
+        }
+        Err(e) => {
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!(
+                    "mailsec: cannot read earlier results from {}: {e:#}; the checks that compare with them (S11, X6) are skipped",
+                    store.location()
+                );
+            }
+            None
+        }
+    }
 }
 
 /// The store's row for a record.

@@ -55,7 +55,7 @@ pub(crate) fn run(
         let ctx = Arc::new(context(&args, net_args).await?);
         // Results in the order given, whatever order they finish in.
         let results: Vec<Result<DomainReport, Failure>> = futures_util::stream::iter(domains)
-            .map(|d| bulk::check_one(Arc::clone(&ctx), d, deadline))
+            .map(|d| bulk::check_one(Arc::clone(&ctx), d, deadline, None))
             .buffered(args.concurrency as usize)
             .collect()
             .await;
