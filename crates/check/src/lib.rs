@@ -148,6 +148,30 @@ pub struct MxReport {
     pub usable_tlsa: usize,
     /// DANE status for this host.
     pub dane: DaneState,
+    /// TLSA records of the host's other services (465, 587, 993, 995, 443) that were found, or
+    /// whose lookup failed (D23); never part of the SMTP verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_services: Vec<OtherService>,
+}
+
+/// The TLSA lookup of another service of an MX host (D23).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OtherService {
+    /// The port.
+    pub port: u16,
+    /// The service on it (`submissions`, `submission`, `imaps`, `pop3s`, `https`).
+    pub service: String,
+    /// The TLSA owner name.
+    pub name: String,
+    /// The answer's DNSSEC status, when records were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<Security>,
+    /// The records, in presentation form.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<String>,
+    /// Why the lookup failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// DANE as a sender sees it for one MX host, before connecting (RFC 7672 §2.2).
@@ -323,6 +347,7 @@ mod tests {
             tlsa: Vec::new(),
             usable_tlsa: 0,
             dane: DaneState::NotApplicable,
+            other_services: Vec::new(),
         }
     }
 

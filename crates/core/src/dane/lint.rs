@@ -257,10 +257,14 @@ pub fn lint_renewal(
     if !covering || next_key {
         return Vec::new();
     }
+    let days = |secs: i64| match secs / 86_400 {
+        1 => "1 day".to_owned(),
+        n => format!("{n} days"),
+    };
     let when = if left < 0 {
-        format!("ended {} days ago", (-left) / 86_400)
+        format!("ended {} ago", days(-left))
     } else {
-        format!("ends in {} days", left / 86_400)
+        format!("ends in {}", days(left))
     };
     vec![Diagnostic::new(
         Check::D24,
@@ -411,9 +415,7 @@ mod tests {
         assert_eq!(checks(&found), [Check::D14, Check::D14]);
         // A next key, or an issuer record per chain: fine.
         let next = Tlsa::new(3, 1, 1, vec![9; 32]);
-        assert!(
-            lint_key_algorithms(&[ec_ee.clone(), rsa_ee, next], &keys, NAME).is_empty()
-        );
+        assert!(lint_key_algorithms(&[ec_ee.clone(), rsa_ee, next], &keys, NAME).is_empty());
         // One key only: D13's business.
         assert!(lint_key_algorithms(&[ec_ee], &keys[1..], NAME).is_empty());
     }
