@@ -463,6 +463,77 @@ mod tests {
     }
 
     #[test]
+    fn d3_a_denial_beside_the_tlsa_records_must_validate() {
+        use super::areas::mx::judge_denial_beside_tlsa;
+        let name = "_25._tcp.mx.example.com";
+        for bad in [
+            Ok(Response::NxDomain {
+                security: Security::Secure,
+                signer: None,
+            }),
+            Ok(Response::NxDomain {
+                security: Security::Insecure,
+                signer: None,
+            }),
+            Err(LookupError::Bogus),
+            Err(LookupError::Indeterminate),
+        ] {
+            let d = judge_denial_beside_tlsa(name, &bad).expect("a D3 finding");
+            assert_eq!(
+                (d.check, d.severity),
+                (Check::D3, Severity::Error),
+                "{bad:?}"
+            );
+            assert!(d.message.contains(name));
+        }
+        // A secure NODATA is what a correct signer gives; lookup failures are not denials.
+        for fine in [
+            Ok(Response::NoData {
+                security: Security::Secure,
+                signer: None,
+            }),
+            Err(LookupError::ServFail),
+            Err(LookupError::Timeout),
+        ] {
+            assert!(judge_denial_beside_tlsa(name, &fine).is_none(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn d23_other_services_are_reported_never_judged() {
+        use super::areas::mx::judge_other_service;
+        let name = "_587._tcp.mx.example.com";
+        let found = answer(vec![ee()], Security::Secure);
+        let (entry, d) = judge_other_service(587, "submission", name, "mx.example.com", &found);
+        let (entry, d) = (entry.unwrap(), d.unwrap());
+        assert_eq!((d.check, d.severity), (Check::D23, Severity::Info));
+        assert!(
+            d.message
+                .contains("mailsec dane check --host mx.example.com --port 587")
+        );
+        assert_eq!(entry.records, [ee().to_string()]);
+        // A failed lookup is said, as information only.
+        let (entry, d) = judge_other_service(
+            993,
+            "imaps",
+            name,
+            "mx.example.com",
+            &Err(LookupError::ServFail),
+        );
+        assert!(entry.unwrap().error.is_some());
+        assert_eq!(d.unwrap().severity, Severity::Info);
+        // Nothing there: nothing to say.
+        let (entry, d) = judge_other_service(
+            443,
+            "https",
+            name,
+            "mx.example.com",
+            &denial(true, Security::Secure),
+        );
+        assert!(entry.is_none() && d.is_none());
+    }
+
+    #[test]
     fn mx_names_that_are_not_host_names_are_reported() {
         let domain = HostName::parse("example.com").unwrap();
         let policy =
