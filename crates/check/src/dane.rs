@@ -8,10 +8,11 @@ use mailsec_core::dane::{
     self, AddressVerdict, Connection, DaneInput, DaneOutcome, DnsState, HostPolicy, RecordMatch,
     Service, TlsaState, Verdict, lint, match_records,
 };
-use mailsec_core::{Diagnostic, HostName};
+use mailsec_core::{Check, Diagnostic, HostName, Severity};
 use mailsec_dns::{LookupError, Resolver, Response};
 use mailsec_probe::{
-    AddrProbe, ProbeConfig, ProbeError, Starttls, Step, probe_addr, probe_host_with_sni,
+    AddrProbe, ECDSA_SCHEMES, ProbeConfig, ProbeError, RSA_SCHEMES, Starttls, Step, probe_addr,
+    probe_host_with_sni,
 };
 use pki_types::UnixTime;
 
@@ -77,6 +78,24 @@ pub struct HostReport {
     /// RFC 7672 §8.1: servers must not require it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub without_sni: Option<AddrProbe>,
+    /// With TLSA records, the first address that completed a handshake, probed again offering
+    /// only RSA, then only ECDSA signature schemes: a server with certificates of both key
+    /// types presents each to the clients that can take only it (D14).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_probes: Vec<KeyProbe>,
+    /// When the TLSA base domain is not the MX host name (a CNAME'd MX) and the handshake with
+    /// SNI = base domain failed: the same address probed with SNI = the MX host name (D22).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub with_mx_name_sni: Option<AddrProbe>,
+}
+
+/// A probe that offered the signature schemes of one key type only.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KeyProbe {
+    /// `rsa` or `ecdsa`.
+    pub offered: &'static str,
+    /// What the connection showed.
+    pub probe: AddrProbe,
 }
 
 /// One address of a host.
@@ -314,6 +333,95 @@ async fn check_host(
             verdict,
         });
     }
+    let tls_first = results.iter().find(|r| r.probe.tls.is_some());
+    let dane_host = matches!(policy, HostPolicy::Dane { .. });
+    let served: Vec<Vec<u8>> = tls_first
+        .and_then(|r| r.probe.authenticated_chain())
+        .map(|c| c.iter().map(|p| p.der.clone()).collect())
+        .unwrap_or_default();
+    // D24: the certificate is about to be renewed and nothing covers a new key.
+    if dane_host && !served.is_empty() {
+        let secs = now.as_secs();
+        findings.extend(lint::lint_renewal(
+            records,
+            &served,
+            i64::try_from(secs).unwrap_or(i64::MAX),
+            &tlsa_name,
+        ));
+    }
+    // D14: the certificate of each key type, as clients that offer only that type get it.
+    let mut key_probes = Vec::new();
+    if let Some(first) = tls_first.filter(|_| !records.is_empty()) {
+        let addr = std::net::SocketAddr::new(first.probe.addr, port);
+        let only = |schemes: &[rustls::SignatureScheme]| {
+            let mut config = ctx.probe.clone();
+            config.signature_schemes = Some(schemes.to_vec());
+            config
+        };
+        let (rsa_config, ecdsa_config) = (only(RSA_SCHEMES), only(ECDSA_SCHEMES));
+        let (rsa, ecdsa) = tokio::join!(
+            probe_addr(addr, &base, starttls, &rsa_config),
+            probe_addr(addr, &base, starttls, &ecdsa_config)
+        );
+        key_probes = vec![
+            KeyProbe {
+                offered: "rsa",
+                probe: rsa,
+            },
+            KeyProbe {
+                offered: "ecdsa",
+                probe: ecdsa,
+            },
+        ];
+        let mut keys: Vec<lint::PresentedKey> = Vec::new();
+        let chains = std::iter::once(served.clone()).chain(key_probes.iter().map(|k| {
+            k.probe
+                .authenticated_chain()
+                .map(|c| c.iter().map(|p| p.der.clone()).collect())
+                .unwrap_or_default()
+        }));
+        for chain in chains {
+            let Some(leaf) = chain.first() else { continue };
+            if keys.iter().any(|k| k.chain.first() == Some(leaf)) {
+                continue;
+            }
+            let algorithm = dane::key_info(leaf).map_or_else(
+                || "unknown".to_owned(),
+                |k| match k.key_algorithm.as_str() {
+                    "EC" => "ECDSA".to_owned(),
+                    other => other.to_owned(),
+                },
+            );
+            keys.push(lint::PresentedKey { algorithm, chain });
+        }
+        findings.extend(lint::lint_key_algorithms(records, &keys, &tlsa_name));
+    }
+    // D22: RFC 7672 §8.1: a DANE sender's SNI is the TLSA base domain; when that is not the
+    // MX host name and the handshake failed, try the MX host name to see whether the SNI is
+    // the cause.
+    let mut with_mx_name_sni = None;
+    let failed_handshake = results.iter().find(|r| {
+        r.probe.tls.is_none()
+            && r.probe
+                .error
+                .as_ref()
+                .is_some_and(|e| e.step() == Step::Handshake)
+    });
+    if let Some(r) = failed_handshake.filter(|_| !base.eq_ignore_ascii_case(host)) {
+        let addr = std::net::SocketAddr::new(r.probe.addr, port);
+        let retry = probe_addr(addr, host, starttls, &ctx.probe).await;
+        if retry.tls.is_some() {
+            findings.push(Diagnostic::new(
+                Check::D22,
+                Severity::Warning,
+                format!(
+                    "{}: the server aborts the handshake when the SNI is `{base}`, the TLSA base domain that DANE senders must send (RFC 7672 §8.1: the MX name {host} is a CNAME to it), and completes it with SNI `{host}`: configure the server to accept `{base}` (or any SNI) with this certificate",
+                    r.probe.dialled()
+                ),
+            ));
+        }
+        with_mx_name_sni = Some(retry);
+    }
     // T18: one more handshake, without SNI, at the first address that completed one.
     let without_sni = match results.iter().find(|r| r.probe.tls.is_some()) {
         Some(r) => {
@@ -324,6 +432,8 @@ async fn check_host(
     };
     HostReport {
         without_sni,
+        key_probes,
+        with_mx_name_sni,
         host: host.to_owned(),
         preference,
         port,

@@ -148,6 +148,30 @@ pub struct MxReport {
     pub usable_tlsa: usize,
     /// DANE status for this host.
     pub dane: DaneState,
+    /// TLSA records of the host's other services (465, 587, 993, 995, 443) that were found, or
+    /// whose lookup failed (D23); never part of the SMTP verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_services: Vec<OtherService>,
+}
+
+/// The TLSA lookup of another service of an MX host (D23).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OtherService {
+    /// The port.
+    pub port: u16,
+    /// The service on it (`submissions`, `submission`, `imaps`, `pop3s`, `https`).
+    pub service: String,
+    /// The TLSA owner name.
+    pub name: String,
+    /// The answer's DNSSEC status, when records were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<Security>,
+    /// The records, in presentation form.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<String>,
+    /// Why the lookup failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// DANE as a sender sees it for one MX host, before connecting (RFC 7672 §2.2).
@@ -361,6 +385,7 @@ mod tests {
             tlsa: Vec::new(),
             usable_tlsa: 0,
             dane: DaneState::NotApplicable,
+            other_services: Vec::new(),
         }
     }
 
@@ -510,6 +535,77 @@ mod tests {
         let d = implicit_mx("example.com", &["192.0.2.1".to_owned()]).unwrap();
         assert!(d.message.contains("mx: example.com"), "{}", d.message);
         assert_eq!(implicit_mx("example.com", &[]), None);
+    }
+
+    #[test]
+    fn d3_a_denial_beside_the_tlsa_records_must_validate() {
+        use super::areas::mx::judge_denial_beside_tlsa;
+        let name = "_25._tcp.mx.example.com";
+        for bad in [
+            Ok(Response::NxDomain {
+                security: Security::Secure,
+                signer: None,
+            }),
+            Ok(Response::NxDomain {
+                security: Security::Insecure,
+                signer: None,
+            }),
+            Err(LookupError::Bogus),
+            Err(LookupError::Indeterminate),
+        ] {
+            let d = judge_denial_beside_tlsa(name, &bad).expect("a D3 finding");
+            assert_eq!(
+                (d.check, d.severity),
+                (Check::D3, Severity::Error),
+                "{bad:?}"
+            );
+            assert!(d.message.contains(name));
+        }
+        // A secure NODATA is what a correct signer gives; lookup failures are not denials.
+        for fine in [
+            Ok(Response::NoData {
+                security: Security::Secure,
+                signer: None,
+            }),
+            Err(LookupError::ServFail),
+            Err(LookupError::Timeout),
+        ] {
+            assert!(judge_denial_beside_tlsa(name, &fine).is_none(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn d23_other_services_are_reported_never_judged() {
+        use super::areas::mx::judge_other_service;
+        let name = "_587._tcp.mx.example.com";
+        let found = answer(vec![ee()], Security::Secure);
+        let (entry, d) = judge_other_service(587, "submission", name, "mx.example.com", &found);
+        let (entry, d) = (entry.unwrap(), d.unwrap());
+        assert_eq!((d.check, d.severity), (Check::D23, Severity::Info));
+        assert!(
+            d.message
+                .contains("mailsec dane check --host mx.example.com --port 587")
+        );
+        assert_eq!(entry.records, [ee().to_string()]);
+        // A failed lookup is said, as information only.
+        let (entry, d) = judge_other_service(
+            993,
+            "imaps",
+            name,
+            "mx.example.com",
+            &Err(LookupError::ServFail),
+        );
+        assert!(entry.unwrap().error.is_some());
+        assert_eq!(d.unwrap().severity, Severity::Info);
+        // Nothing there: nothing to say.
+        let (entry, d) = judge_other_service(
+            443,
+            "https",
+            name,
+            "mx.example.com",
+            &denial(true, Security::Secure),
+        );
+        assert!(entry.is_none() && d.is_none());
     }
 
     #[test]

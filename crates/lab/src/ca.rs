@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::OffsetDateTime;
@@ -107,7 +107,23 @@ impl Ca {
 
     /// Issues a leaf for `names` (DNS SANs; the first is also the CN).
     pub fn issue(&self, names: &[&str], kind: LeafKind) -> Result<Issued, rcgen::Error> {
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        self.issue_with(KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?, names, kind)
+    }
+
+    /// Issues a valid leaf for `names` with the lab's RSA key: the second certificate of a
+    /// dual-certificate server (rcgen with ring cannot generate RSA keys, so the lab has one
+    /// fixed 2048-bit test key, `lab-rsa.key`, made with `openssl genpkey -algorithm RSA`).
+    pub fn issue_rsa(&self, names: &[&str]) -> Result<Issued, rcgen::Error> {
+        let key = KeyPair::from_pkcs8_pem_and_sign_algo(LAB_RSA_KEY, &PKCS_RSA_SHA256)?;
+        self.issue_with(key, names, LeafKind::Valid)
+    }
+
+    fn issue_with(
+        &self,
+        key: KeyPair,
+        names: &[&str],
+        kind: LeafKind,
+    ) -> Result<Issued, rcgen::Error> {
         let sans: Vec<String> = match kind {
             LeafKind::WrongName => vec!["wrong-name.invalid".to_owned()],
             _ => names.iter().map(|n| (*n).to_owned()).collect(),
@@ -146,6 +162,9 @@ impl Ca {
         })
     }
 }
+
+/// The lab's RSA test key (PKCS#8 PEM); it protects nothing outside the lab.
+const LAB_RSA_KEY: &str = include_str!("lab-rsa.key");
 
 fn ca_params(cn: &str, now: SystemTime, path_len: Option<u8>) -> CertificateParams {
     let mut params = CertificateParams::default();

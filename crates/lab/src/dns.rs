@@ -74,6 +74,7 @@ impl Zones {
         let mut test_records: Vec<Record> = Vec::new();
         let mut timeouts = HashSet::new();
         let mut servfails = HashSet::new();
+        let mut bogus_denials = HashSet::new();
         let test = name("test.")?;
 
         for (index, s) in scenarios.iter().enumerate() {
@@ -99,16 +100,32 @@ impl Zones {
                     origin.clone(),
                     RData::MX(MX::new(mx.preference, host.clone())),
                 );
+                // Behind a CNAME the target holds the address and the TLSA records: it is the
+                // TLSA base domain (RFC 7672 §2.2.3).
+                let base = match mx.cname {
+                    Some(target) => {
+                        let target = name(&format!("{target}.{origin}"))?;
+                        add(&mut z, host.clone(), RData::CNAME(CNAME(target.clone())));
+                        target
+                    }
+                    None => host.clone(),
+                };
                 let (addr, cert) = &inputs.mx[index][i];
                 let (addr, cert) = (*addr, cert.clone());
-                add(&mut z, host.clone(), RData::A(A(addr)));
+                add(&mut z, base.clone(), RData::A(A(addr)));
                 let mut ports = vec![25];
                 if inputs.smtp_port != 25 {
                     ports.push(inputs.smtp_port);
                 }
-                for port in ports {
-                    let owner = name(&format!("_{port}._tcp.{host}"))?;
-                    for spec in mx.tlsa {
+                for spec in mx.tlsa {
+                    // The record of another service sits at its own port only.
+                    let at: Vec<u16> = if spec.port() == 25 {
+                        ports.clone()
+                    } else {
+                        vec![spec.port()]
+                    };
+                    for port in at {
+                        let owner = name(&format!("_{port}._tcp.{base}"))?;
                         if spec.is_injected_fault() {
                             servfails.insert(LowerName::from(&owner));
                         }
@@ -118,6 +135,9 @@ impl Zones {
                             RData::TLSA(tlsa(*spec, &cert, inputs)?),
                         );
                     }
+                }
+                if i == 0 && s.zone == ZoneSecurity::BogusAt(BogusRecord::DenialAtTlsaName) {
+                    bogus_denials.insert(LowerName::from(&name(&format!("_25._tcp.{base}"))?));
                 }
             }
             let sts = origin.prepend_label("_mta-sts").map_err(dns_err)?;
@@ -184,7 +204,10 @@ impl Zones {
             exports.push(z.export(
                 &origin,
                 match s.zone {
-                    ZoneSecurity::Signed => "signed",
+                    // The real lab cannot serve a broken denial: it serves the zone as signed.
+                    ZoneSecurity::Signed | ZoneSecurity::BogusAt(BogusRecord::DenialAtTlsaName) => {
+                        "signed"
+                    }
                     ZoneSecurity::Unsigned => "unsigned",
                     ZoneSecurity::BogusAt(BogusRecord::Tlsa) => "bogus-tlsa",
                     ZoneSecurity::BogusAt(BogusRecord::Mx) => "bogus-mx",
@@ -198,7 +221,9 @@ impl Zones {
                     TTL,
                     RData::DNSSEC(DNSSECRData::DS(ds)),
                 ));
-                if let ZoneSecurity::BogusAt(which) = s.zone {
+                if let ZoneSecurity::BogusAt(which) = s.zone
+                    && which != BogusRecord::DenialAtTlsaName
+                {
                     corrupt(&mut z, &origin, which, s)?;
                 }
             }
@@ -290,6 +315,7 @@ impl Zones {
                 root,
                 timeouts,
                 servfails,
+                bogus_denials,
             },
             root_key,
         })
@@ -649,6 +675,8 @@ fn corrupt(
             RecordType::TLSA,
         ),
         BogusRecord::Mx => (origin.clone(), RecordType::MX),
+        // Served by the handler, not by changing the zone.
+        BogusRecord::DenialAtTlsaName => return Ok(()),
     };
     let key = RrKey::new(LowerName::from(&owner), rtype);
     let records = zb.z.records_get_mut();
@@ -843,7 +871,7 @@ fn tlsa(spec: TlsaSpec, leaf: &Certificate, inputs: &ZoneInputs<'_>) -> Result<T
     let digest = |bytes: &[u8]| dane::associate(bytes, Matching::Sha256).map_err(dns_err);
     let digest512 = |bytes: &[u8]| dane::associate(bytes, Matching::Sha512).map_err(dns_err);
     Ok(match spec {
-        TlsaSpec::EeSpki | TlsaSpec::LookupServFail => {
+        TlsaSpec::EeSpki | TlsaSpec::LookupServFail | TlsaSpec::Submission => {
             TLSA::new(3.into(), 1.into(), 1.into(), digest(&leaf.spki)?)
         }
         TlsaSpec::EeWrong => TLSA::new(3.into(), 1.into(), 1.into(), flip(&digest(&leaf.spki)?)),
@@ -875,6 +903,10 @@ pub(crate) struct LabHandler {
     timeouts: HashSet<LowerName>,
     /// Names whose queries get SERVFAIL.
     servfails: HashSet<LowerName>,
+    /// TLSA names where every type but TLSA gets an NXDOMAIN without a valid proof: the name
+    /// exists, so no NSEC covers it, and validators find the denial bogus (a signer bug that
+    /// internet.nl tests for, checks.md D3).
+    bogus_denials: HashSet<LowerName>,
 }
 
 #[async_trait::async_trait]
@@ -919,7 +951,8 @@ impl RequestHandler for LabHandler {
         let zone = self.zone_for(qname, qtype);
         if let Some(index) = &zone.index {
             let qname = Name::from(qname);
-            if !index.names.contains(&qname) {
+            let bogus = qtype != RecordType::TLSA && self.bogus_denials.contains(info.query.name());
+            if bogus || !index.names.contains(&qname) {
                 return index
                     .nxdomain(request, info.metadata, &qname, response)
                     .await;

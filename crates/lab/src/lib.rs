@@ -184,6 +184,9 @@ pub struct MxHost {
     pub addr: Ipv4Addr,
     /// The certificate chain it presents.
     pub issued: Issued,
+    /// A second chain with an RSA key, presented to clients that offer only RSA signature
+    /// schemes ([`MxCert::ValidWithRsa`]).
+    pub rsa: Option<Issued>,
 }
 
 /// One generated domain of a running lab (see [`scale`]).
@@ -233,14 +236,23 @@ impl Lab {
             for (j, m) in s.mx.iter().enumerate() {
                 let host = format!("{}.{}", m.label, s.domain());
                 let kind = match m.cert {
-                    MxCert::Valid => LeafKind::Valid,
+                    MxCert::Valid | MxCert::ValidWithRsa | MxCert::StrictSni => LeafKind::Valid,
                     MxCert::Expired => LeafKind::Expired,
                     MxCert::WrongName => LeafKind::WrongName,
                     MxCert::Untrusted => LeafKind::Untrusted,
                 };
                 let issued = ca.issue(&[&host], kind)?;
+                let rsa = match m.cert {
+                    MxCert::ValidWithRsa => Some(ca.issue_rsa(&[&host])?),
+                    _ => None,
+                };
                 let addr = mx_address(i, j);
-                hosts.push(MxHost { host, addr, issued });
+                hosts.push(MxHost {
+                    host,
+                    addr,
+                    issued,
+                    rsa,
+                });
             }
             mx.push(hosts);
         }
@@ -255,7 +267,12 @@ impl Lab {
             Ok((
                 ScaleDomain {
                     spec: *spec,
-                    mx: MxHost { host, addr, issued },
+                    mx: MxHost {
+                        host,
+                        addr,
+                        issued,
+                        rsa: None,
+                    },
                 },
                 leaf,
             ))
@@ -293,6 +310,8 @@ impl Lab {
                     addr: h.addr,
                     starttls: m.starttls,
                     issued: &h.issued,
+                    rsa: h.rsa.as_ref(),
+                    strict_sni: m.cert == MxCert::StrictSni,
                 })
             })
             .chain(scale.iter().map(|d| smtp::SmtpHost {
@@ -300,6 +319,8 @@ impl Lab {
                 addr: d.mx.addr,
                 starttls: d.spec.starttls,
                 issued: &d.mx.issued,
+                rsa: None,
+                strict_sni: false,
             }))
             .collect();
         let (smtp_port, mut tasks) = smtp::start(&smtp_hosts, config.smtp_port, listeners).await?;
@@ -437,7 +458,8 @@ impl Lab {
     /// Writes everything another set of servers needs to serve the same world: the unsigned
     /// zones (`zones/*.zone` and `zones.list`: origin, kind, file), the PKI (`pki/ca.pem`,
     /// `pki/<host>.pem` chains and `pki/<host>.key` keys) and the MX hosts (`mx.list`: host,
-    /// address, `starttls` or `plain`). Generated domains are included: their zones after the
+    /// address, `starttls` or `plain`); a dual-certificate host also has `pki/<host>.rsa.pem` and
+    /// `pki/<host>.rsa.key`. Generated domains are included: their zones after the
     /// scenarios' (then `scale.test.`, `test.` and the root), their hosts after the scenarios'.
     pub fn export(&self, dir: &Path) -> Result<(), LabError> {
         let write = |rel: &str, text: &str| -> Result<(), LabError> {
@@ -472,6 +494,11 @@ impl Lab {
         for (h, starttls) in hosts {
             write(&format!("pki/{}.pem", h.host), &h.issued.chain_pem)?;
             write(&format!("pki/{}.key", h.host), &h.issued.key_pem)?;
+            // A dual-certificate server's RSA chain (scripts/lab-real adds it to smtpd).
+            if let Some(rsa) = &h.rsa {
+                write(&format!("pki/{}.rsa.pem", h.host), &rsa.chain_pem)?;
+                write(&format!("pki/{}.rsa.key", h.host), &rsa.key_pem)?;
+            }
             mx.push_str(&format!(
                 "{} {} {}\n",
                 h.host,

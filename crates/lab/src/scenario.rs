@@ -58,6 +58,10 @@ pub enum BogusRecord {
     Tlsa,
     /// The domain's MX RRset.
     Mx,
+    /// Not an RRset: the TLSA RRset of the first MX validates, but a query for any other type
+    /// at the TLSA name gets NXDOMAIN without a valid denial (the signer bug internet.nl looks
+    /// for with an A query there). In-process lab only: the real lab serves the zone as signed.
+    DenialAtTlsaName,
 }
 
 /// What the `_mta-sts` name answers.
@@ -164,12 +168,24 @@ pub enum TlsaSpec {
     /// The TLSA lookup answers SERVFAIL (a `3 1 1` record sits behind the fault): the host is
     /// unusable (RFC 7672 §2.1.2). In-process lab only.
     LookupServFail,
+    /// `3 1 1` of the MX's own leaf at `_587._tcp.<mx>` (submission), not at port 25: a TLSA
+    /// record for another service on the MX host.
+    Submission,
 }
 
 impl TlsaSpec {
     /// True for faults only the in-process lab can inject.
     pub fn is_injected_fault(self) -> bool {
         self == Self::LookupServFail
+    }
+
+    /// The port whose TLSA name carries the record: 587 for [`Self::Submission`], else 25
+    /// (and the lab's SMTP port).
+    pub fn port(self) -> u16 {
+        match self {
+            Self::Submission => 587,
+            _ => 25,
+        }
     }
 }
 
@@ -185,6 +201,19 @@ pub enum MxCert {
     WrongName,
     /// From an untrusted CA.
     Untrusted,
+    /// Valid, ECDSA (the leaf the TLSA specs name), and a second, RSA leaf for the same name,
+    /// presented to clients that offer only RSA signature schemes (a dual-certificate server).
+    ValidWithRsa,
+    /// Valid for the MX name; the server aborts a handshake whose SNI names any other host
+    /// (no SNI is accepted). Postfix's smtpd cannot do this: in-process lab only.
+    StrictSni,
+}
+
+impl MxCert {
+    /// True for servers only the in-process lab can build.
+    pub fn is_in_process_only(self) -> bool {
+        self == Self::StrictSni
+    }
 }
 
 /// One MX host of a scenario.
@@ -198,8 +227,12 @@ pub struct Mx {
     pub starttls: bool,
     /// What certificate it presents.
     pub cert: MxCert,
-    /// TLSA records at `_25._tcp.<mx>`.
+    /// TLSA records at `_25._tcp.<mx>` (or, behind a CNAME, at the target's TLSA name).
     pub tlsa: &'static [TlsaSpec],
+    /// When set, the MX host name is a CNAME to `<cname>.<domain>`, which holds the address
+    /// and the TLSA records: the TLSA base domain is the target (RFC 7672 §2.2.3), and so is
+    /// the SNI a DANE sender sends (§8.1).
+    pub cname: Option<&'static str>,
 }
 
 /// One row of the table.
@@ -229,6 +262,14 @@ impl Scenario {
     /// `<name>.test`.
     pub fn domain(&self) -> String {
         format!("{}.test", self.name)
+    }
+
+    /// True for rows only the in-process lab can build (the real-component lab leaves them out
+    /// of the Postfix and posttls-finger comparisons).
+    pub fn is_in_process_only(&self) -> bool {
+        self.mx
+            .iter()
+            .any(|m| m.tlsa.iter().any(|t| t.is_injected_fault()) || m.cert.is_in_process_only())
     }
 
     /// Looks a scenario up by name or domain.
@@ -270,6 +311,7 @@ const fn mx(starttls: bool, cert: MxCert, tlsa: &'static [TlsaSpec]) -> Mx {
         starttls,
         cert,
         tlsa,
+        cname: None,
     }
 }
 
@@ -348,6 +390,7 @@ pub const SCENARIOS: &[Scenario] = &[
         starttls: true,
         cert: MxCert::Valid,
         tlsa: &[],
+        cname: None,
     }]),
     sts(
         "sts-wildcard-deep",
@@ -361,6 +404,7 @@ pub const SCENARIOS: &[Scenario] = &[
         starttls: true,
         cert: MxCert::Valid,
         tlsa: &[],
+        cname: None,
     }]),
     sts(
         "sts-mx-mismatch",
@@ -671,6 +715,49 @@ pub const SCENARIOS: &[Scenario] = &[
         expected: Verdict::Opportunistic,
     },
     // --- DANE extras (issue 8): new DANE rows go here
+    dane(
+        "dane-bogus-denial-at-tlsa-name",
+        "TLSA validates, but an A query at the TLSA name gets a bogus NXDOMAIN (D3); senders only ask for TLSA",
+        ZoneSecurity::BogusAt(BogusRecord::DenialAtTlsaName),
+        &[mx(
+            true,
+            MxCert::Valid,
+            &[TlsaSpec::EeSpki, TlsaSpec::TaSpki],
+        )],
+        Verdict::Dane,
+    ),
+    dane(
+        "dane-dual-cert",
+        "ECDSA and RSA certificates; 3 1 1 names the ECDSA key only (D14): RSA-only senders defer",
+        ZoneSecurity::Signed,
+        &[mx(true, MxCert::ValidWithRsa, &[TlsaSpec::EeSpki])],
+        Verdict::Dane,
+    ),
+    dane(
+        "dane-cname-sni",
+        "MX is a CNAME; TLSA at the target; the server refuses SNI = TLSA base domain (D22)",
+        ZoneSecurity::Signed,
+        &[Mx {
+            label: "mx",
+            preference: 10,
+            starttls: true,
+            cert: MxCert::StrictSni,
+            tlsa: &[TlsaSpec::EeSpki, TlsaSpec::TaSpki],
+            cname: Some("mail"),
+        }],
+        Verdict::Defer("validation-failure"),
+    ),
+    dane(
+        "dane-submission-tlsa",
+        "TLSA at _25._tcp and at _587._tcp of the MX host: the other service is reported (D23)",
+        ZoneSecurity::Signed,
+        &[mx(
+            true,
+            MxCert::Valid,
+            &[TlsaSpec::EeSpki, TlsaSpec::TaSpki, TlsaSpec::Submission],
+        )],
+        Verdict::Dane,
+    ),
     // --- MTA-STS and TLS-RPT extras (issue 8): new MTA-STS and TLS-RPT rows go here
     sts(
         "sts-txt-spf",

@@ -6,7 +6,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
+use rustls::SignatureScheme;
+use rustls::server::{
+    ClientHello, ResolvesServerCert, ServerSessionMemoryCache, StoresServerSessions,
+};
+use rustls::sign::CertifiedKey;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -23,6 +27,55 @@ pub(crate) struct SmtpHost<'a> {
     pub(crate) addr: Ipv4Addr,
     pub(crate) starttls: bool,
     pub(crate) issued: &'a Issued,
+    /// A second, RSA chain for clients that offer only RSA signature schemes.
+    pub(crate) rsa: Option<&'a Issued>,
+    /// Abort a handshake whose SNI names another host than `name` (none is accepted).
+    pub(crate) strict_sni: bool,
+}
+
+/// Picks the chain by the ClientHello (RFC 8446 §4.2.3, §4.4.2.2): the ECDSA chain unless the
+/// client offers no ECDSA scheme and an RSA chain exists; with `strict_sni`, no chain at all
+/// for an SNI other than the host's name, which aborts the handshake.
+#[derive(Debug)]
+struct ByClientHello {
+    name: String,
+    ecdsa: Arc<CertifiedKey>,
+    rsa: Option<Arc<CertifiedKey>>,
+    strict_sni: bool,
+}
+
+impl ResolvesServerCert for ByClientHello {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if self.strict_sni
+            && let Some(sni) = hello.server_name()
+            && !sni.eq_ignore_ascii_case(&self.name)
+        {
+            return None;
+        }
+        let ecdsa = hello.signature_schemes().iter().any(|s| {
+            matches!(
+                s,
+                SignatureScheme::ECDSA_NISTP256_SHA256
+                    | SignatureScheme::ECDSA_NISTP384_SHA384
+                    | SignatureScheme::ECDSA_NISTP521_SHA512
+            )
+        });
+        match &self.rsa {
+            Some(rsa) if !ecdsa => Some(rsa.clone()),
+            _ => Some(self.ecdsa.clone()),
+        }
+    }
+}
+
+fn certified(
+    provider: &rustls::crypto::CryptoProvider,
+    issued: &Issued,
+) -> Result<Arc<CertifiedKey>, LabError> {
+    let key = provider
+        .key_provider
+        .load_private_key(issued.private_key())
+        .map_err(|e| LabError::Tls(e.to_string()))?;
+    Ok(Arc::new(CertifiedKey::new(issued.chain.clone(), key)))
 }
 
 /// Binds every host on the same port (picked by the first bind when `port` is 0) and starts
@@ -69,12 +122,17 @@ pub(crate) async fn start(
         let mut tasks = Vec::new();
         for (h, listener) in hosts.iter().zip(bound) {
             let acceptor = if h.starttls {
+                let resolver = ByClientHello {
+                    name: h.name.to_owned(),
+                    ecdsa: certified(&provider, h.issued)?,
+                    rsa: h.rsa.map(|r| certified(&provider, r)).transpose()?,
+                    strict_sni: h.strict_sni,
+                };
                 let mut config = rustls::ServerConfig::builder_with_provider(provider.clone())
                     .with_safe_default_protocol_versions()
                     .map_err(|e| LabError::Tls(e.to_string()))?
                     .with_no_client_auth()
-                    .with_single_cert(h.issued.chain.clone(), h.issued.private_key())
-                    .map_err(|e| LabError::Tls(e.to_string()))?;
+                    .with_cert_resolver(Arc::new(resolver));
                 config.session_storage = sessions.clone();
                 Some(TlsAcceptor::from(Arc::new(config)))
             } else {

@@ -26,6 +26,8 @@ pub(crate) struct Capture {
     algorithms: WebPkiSupportedAlgorithms,
     max_chain: usize,
     max_bytes: usize,
+    /// The schemes to offer, when restricted.
+    schemes: Option<Vec<SignatureScheme>>,
     seen: Mutex<Seen>,
 }
 
@@ -34,12 +36,14 @@ impl Capture {
         delegate: Option<Arc<dyn ServerCertVerifier>>,
         max_chain: usize,
         max_bytes: usize,
+        schemes: Option<Vec<SignatureScheme>>,
     ) -> Self {
         Self {
             delegate,
             algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
             max_chain,
             max_bytes,
+            schemes,
             seen: Mutex::new(Seen::default()),
         }
     }
@@ -123,10 +127,14 @@ impl ServerCertVerifier for Capture {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        match &self.delegate {
+        let mut all = match &self.delegate {
             Some(d) => d.supported_verify_schemes(),
             None => self.algorithms.supported_schemes(),
+        };
+        if let Some(only) = &self.schemes {
+            all.retain(|s| only.contains(s));
         }
+        all
     }
 
     fn requires_raw_public_keys(&self) -> bool {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mailsec_core::HostName;
 use mailsec_core::ports::PortMap;
+use rustls::SignatureScheme;
 use rustls::client::danger::ServerCertVerifier;
 
 use crate::reply::ReplyLimits;
@@ -115,7 +116,29 @@ pub struct ProbeConfig {
     /// captured chain. `Some` plugs in an enforcing verifier (DANE, WebPKI); the chain is
     /// recorded before it is called.
     pub verifier: Option<Arc<dyn ServerCertVerifier>>,
+    /// The signature schemes offered (RFC 8446 §4.2.3 `signature_algorithms`; for TLS 1.2 also
+    /// the cipher suites, RFC 5246 §7.4.2). `None` (the default) offers every scheme the
+    /// provider verifies. A subset ([`RSA_SCHEMES`], [`ECDSA_SCHEMES`]) makes a server that holds
+    /// certificates of several key types present the one for that subset.
+    pub signature_schemes: Option<Vec<SignatureScheme>>,
 }
+
+/// The RSA signature schemes (RSASSA-PSS first, then PKCS#1 v1.5, RFC 8446 §4.2.3).
+pub const RSA_SCHEMES: &[SignatureScheme] = &[
+    SignatureScheme::RSA_PSS_SHA256,
+    SignatureScheme::RSA_PSS_SHA384,
+    SignatureScheme::RSA_PSS_SHA512,
+    SignatureScheme::RSA_PKCS1_SHA256,
+    SignatureScheme::RSA_PKCS1_SHA384,
+    SignatureScheme::RSA_PKCS1_SHA512,
+];
+
+/// The ECDSA signature schemes (RFC 8446 §4.2.3).
+pub const ECDSA_SCHEMES: &[SignatureScheme] = &[
+    SignatureScheme::ECDSA_NISTP256_SHA256,
+    SignatureScheme::ECDSA_NISTP384_SHA384,
+    SignatureScheme::ECDSA_NISTP521_SHA512,
+];
 
 impl ProbeConfig {
     /// The defaults listed on each field.
@@ -136,6 +159,7 @@ impl ProbeConfig {
             max_concurrency: 8,
             max_addresses: 16,
             verifier: None,
+            signature_schemes: None,
         }
     }
 

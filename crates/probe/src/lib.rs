@@ -70,7 +70,9 @@ mod result;
 mod session;
 
 #[cfg(feature = "net")]
-pub use crate::config::{ProbeConfig, Starttls, StarttlsError, default_ehlo_name};
+pub use crate::config::{
+    ECDSA_SCHEMES, ProbeConfig, RSA_SCHEMES, Starttls, StarttlsError, default_ehlo_name,
+};
 #[cfg(feature = "net")]
 pub use crate::error::{ProbeError, Step};
 #[cfg(feature = "net")]

@@ -295,6 +295,7 @@ async fn handshake(
         config.verifier.clone(),
         config.max_chain,
         config.max_chain_bytes,
+        config.signature_schemes.clone(),
     ));
     let client =
         client_config(config, capture.clone()).map_err(|error| ProbeError::Tls { error })?;
@@ -324,7 +325,15 @@ fn client_config(
     config: &ProbeConfig,
     verifier: Arc<Capture>,
 ) -> Result<rustls::ClientConfig, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(only) = &config.signature_schemes {
+        // TLS 1.2 picks the certificate type with the cipher suite (ECDHE_RSA vs ECDHE_ECDSA).
+        provider.cipher_suites.retain(|s| match s {
+            rustls::SupportedCipherSuite::Tls12(t) => t.sign.iter().any(|x| only.contains(x)),
+            rustls::SupportedCipherSuite::Tls13(_) => true,
+        });
+    }
+    let provider = Arc::new(provider);
     let mut client = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()

@@ -2,12 +2,24 @@
 //! for every MX host its address records and TLSA RRset as a sender sees them before connecting
 //! (RFC 7672 §2.1–§2.2.3).
 
-use mailsec_core::dane::{Tlsa, Usability};
+use std::net::Ipv4Addr;
+
+use mailsec_core::dane::{Tlsa, TlsaState, Usability};
 use mailsec_core::{Check, Diagnostic, HostName, Severity};
 use mailsec_dns::{LookupError, RecordType, Resolver, Response, Security};
 
 use super::Findings;
-use crate::{DaneState, MxReport};
+use crate::{DaneState, MxReport, OtherService, states};
+
+/// The other services whose TLSA records are reported (D23): port and service name
+/// (RFC 8314 submissions, RFC 6409 submission, IMAPS, POP3S, HTTPS).
+pub(crate) const OTHER_SERVICES: [(u16, &str); 5] = [
+    (465, "submissions"),
+    (587, "submission"),
+    (993, "imaps"),
+    (995, "pop3s"),
+    (443, "https"),
+];
 
 /// What the MX area found.
 pub(crate) struct MxArea {
@@ -167,18 +179,20 @@ pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> 
             tlsa: Vec::new(),
             usable_tlsa: 0,
             dane: DaneState::NotApplicable,
+            other_services: Vec::new(),
         };
-        match r.ipv4(host).await {
+        let a = r.ipv4(host).await;
+        match &a {
             Ok(resp) => {
                 report.address_security = Some(resp.security());
-                if let Response::Records(a) = &resp
-                    && let Some(diag) = cname_chain(host, &a.cnames, CnameAt::MxHost)
+                if let Response::Records(ans) = resp
+                    && let Some(diag) = cname_chain(host, &ans.cnames, CnameAt::MxHost)
                 {
                     f.push(host, diag);
                 }
             }
             Err(e) => {
-                let mut d = lookup_failure(&e, "A", "senders skip this MX host");
+                let mut d = lookup_failure(e, "A", "senders skip this MX host");
                 // The MX host's own zone fails validation (N4), not the mail domain's (N2).
                 if d.check == Check::N2 {
                     d.check = Check::N4;
@@ -200,15 +214,53 @@ pub(crate) async fn check(r: &Resolver, domain: &HostName, f: &mut Findings) -> 
                 ),
             );
         }
-        let tlsa_name = format!("_25._tcp.{host}");
-        let tlsa = r.tlsa(&tlsa_name).await;
-        if let Ok(Response::Records(a)) = &tlsa
-            && let Some(diag) = cname_chain(&tlsa_name, &a.cnames, CnameAt::Tlsa)
+        // RFC 7672 §2.2.3, RFC 7671 §7: behind a secure CNAME chain the TLSA base domain is the
+        // expanded name first, the MX name when the expanded one has no TLSA records.
+        let mut bases = states::tlsa_bases(host, &a).into_iter();
+        let mut base = bases.next().unwrap_or_else(|| host.clone());
+        let mut tlsa = r.tlsa(&format!("_25._tcp.{base}")).await;
+        for fallback in bases {
+            if states::tlsa(&tlsa) != TlsaState::Absent {
+                break;
+            }
+            base = fallback;
+            tlsa = r.tlsa(&format!("_25._tcp.{base}")).await;
+        }
+        if let Ok(Response::Records(ans)) = &tlsa
+            && let Some(diag) = cname_chain(&format!("_25._tcp.{base}"), &ans.cnames, CnameAt::Tlsa)
         {
             f.push(host, diag);
         }
         for d in judge_tlsa(&tlsa, secure_path, &mut report) {
             f.push(host, d);
+        }
+        // D3: beside a secure TLSA RRset, another type at the same name must get a secure
+        // NODATA; internet.nl asks for A there to catch signers whose denials do not validate.
+        let tlsa_name = format!("_25._tcp.{base}");
+        if matches!(&tlsa, Ok(Response::Records(ans)) if ans.security == Security::Secure) {
+            let beside = r.ipv4(&tlsa_name).await;
+            if let Some(d) = judge_denial_beside_tlsa(&tlsa_name, &beside) {
+                f.push(host, d);
+            }
+        }
+        // D23: TLSA records of the host's other services, looked up together; what they say
+        // (or a failure to look them up) never changes the SMTP verdict.
+        let lookups = OTHER_SERVICES.iter().map(|(port, _)| {
+            let name = format!("_{port}._tcp.{base}");
+            async move {
+                let result = r.tlsa(&name).await;
+                (name, result)
+            }
+        });
+        let found = futures_util::future::join_all(lookups).await;
+        for ((port, service), (name, result)) in OTHER_SERVICES.iter().zip(found) {
+            let (entry, d) = judge_other_service(*port, service, &name, base.as_str(), &result);
+            if let Some(d) = d {
+                f.push(host, d);
+            }
+            if let Some(entry) = entry {
+                report.other_services.push(entry);
+            }
         }
         reports.push(report);
     }
@@ -413,4 +465,87 @@ pub(crate) fn lookup_failure(e: &LookupError, what: &str, consequence: &str) -> 
         Severity::Error,
         format!("{what} lookup failed: {e}; {consequence}"),
     )
+}
+
+/// D3: what a query for A at a name that holds a secure TLSA RRset says. A secure NODATA is
+/// right; an NXDOMAIN there contradicts the TLSA answer, and a bogus or unprovable denial is the
+/// signer bug internet.nl reports as `none_bogus` (resolvers that cache the bad denial, or
+/// synthesise from it, RFC 8198, may then fail the TLSA lookup too).
+pub(crate) fn judge_denial_beside_tlsa(
+    tlsa_name: &str,
+    beside: &Result<Response<Ipv4Addr>, LookupError>,
+) -> Option<Diagnostic> {
+    let what = match beside {
+        Ok(Response::NxDomain { security, .. }) => format!("NXDOMAIN ({security})"),
+        Err(e @ (LookupError::Bogus | LookupError::Indeterminate)) => e.to_string(),
+        _ => return None,
+    };
+    Some(Diagnostic::new(
+        Check::D3,
+        Severity::Error,
+        format!(
+            "`{tlsa_name}` holds a secure TLSA RRset, but a query for A at the same name gets {what}: the zone's signer produces a broken denial next to the TLSA records, and validating resolvers may treat the name as bogus (senders then defer)"
+        ),
+    ))
+}
+
+/// D23: the TLSA lookup of another service of the host: an entry for the report when records
+/// were found or the lookup failed, and an information finding saying so. A denial says
+/// nothing worth reporting.
+pub(crate) fn judge_other_service(
+    port: u16,
+    service: &str,
+    name: &str,
+    base: &str,
+    result: &Result<Response<Tlsa>, LookupError>,
+) -> (Option<OtherService>, Option<Diagnostic>) {
+    match result {
+        Ok(Response::Records(a)) => {
+            let records: Vec<String> = a.records.iter().map(ToString::to_string).collect();
+            let d = Diagnostic::new(
+                Check::D23,
+                Severity::Info,
+                format!(
+                    "`{name}` ({service}) publishes {} TLSA record{} ({}): {}; check that service with `mailsec dane check --host {base} --port {port}`",
+                    records.len(),
+                    if records.len() == 1 { "" } else { "s" },
+                    a.security,
+                    records
+                        .iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            (
+                Some(OtherService {
+                    port,
+                    service: service.to_owned(),
+                    name: name.to_owned(),
+                    security: Some(a.security),
+                    records,
+                    error: None,
+                }),
+                Some(d),
+            )
+        }
+        Ok(_) => (None, None),
+        Err(e) => (
+            Some(OtherService {
+                port,
+                service: service.to_owned(),
+                name: name.to_owned(),
+                security: None,
+                records: Vec::new(),
+                error: Some(e.to_string()),
+            }),
+            Some(Diagnostic::new(
+                Check::D23,
+                Severity::Info,
+                format!(
+                    "the TLSA lookup of `{name}` ({service}) failed ({e}); it does not affect mail delivery on port 25"
+                ),
+            )),
+        ),
+    }
 }

@@ -28,7 +28,8 @@ fn expected_dane(s: &Scenario, mx: &Mx) -> DaneState {
     match s.zone {
         ZoneSecurity::BogusAt(BogusRecord::Tlsa) => DaneState::Failed,
         ZoneSecurity::Unsigned => DaneState::NotApplicable,
-        ZoneSecurity::Signed | ZoneSecurity::BogusAt(BogusRecord::Mx) => {
+        ZoneSecurity::Signed
+        | ZoneSecurity::BogusAt(BogusRecord::Mx | BogusRecord::DenialAtTlsaName) => {
             if mx.tlsa.iter().any(|t| t.is_injected_fault()) {
                 DaneState::Failed
             } else if mx.tlsa.is_empty() {
@@ -115,7 +116,65 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
             has(r, Check::N7, Severity::Warning),
             "an insecure MX RRset is N7".into(),
         ),
+        ZoneSecurity::BogusAt(BogusRecord::DenialAtTlsaName) => {
+            expect(r.mx_security == Some(Security::Secure), "MX secure".into());
+            expect(
+                has(r, Check::D3, Severity::Error),
+                "a bogus NXDOMAIN beside the TLSA records is D3".into(),
+            );
+        }
         ZoneSecurity::Signed => expect(r.mx_security == Some(Security::Secure), "MX secure".into()),
+    }
+    // The DANE extras fire on their rows, and nowhere else in the table.
+    for (check, severity, row, what) in [
+        (
+            Check::D3,
+            Severity::Error,
+            s.zone == ZoneSecurity::BogusAt(BogusRecord::DenialAtTlsaName),
+            "bogus denial at the TLSA name",
+        ),
+        (
+            Check::D14,
+            Severity::Warning,
+            s.mx.iter().any(|m| m.cert == MxCert::ValidWithRsa),
+            "an RSA certificate no record covers",
+        ),
+        (
+            Check::D22,
+            Severity::Warning,
+            s.mx.iter()
+                .any(|m| m.cert == MxCert::StrictSni && m.cname.is_some()),
+            "SNI = TLSA base domain refused",
+        ),
+        (
+            Check::D23,
+            Severity::Info,
+            s.mx.iter().any(|m| m.tlsa.contains(&TlsaSpec::Submission)),
+            "TLSA of another service",
+        ),
+        (Check::D15, Severity::Warning, false, "no lab CA is retired"),
+        (
+            Check::D17,
+            Severity::Warning,
+            false,
+            "the lab CA is no known family",
+        ),
+        (
+            Check::D24,
+            Severity::Warning,
+            // Lab leaves last 90 days; an expired one is due for renewal, and 3 1 1 alone
+            // does not cover a new key.
+            s.zone == ZoneSecurity::Signed
+                && s.mx
+                    .iter()
+                    .any(|m| m.cert == MxCert::Expired && m.tlsa == [TlsaSpec::EeSpki]),
+            "a leaf due for renewal with 3 1 1 only",
+        ),
+    ] {
+        if has(r, check, severity) != row {
+            let state = if row { "missing" } else { "unexpected" };
+            expect(false, format!("{check:?}/{severity:?} {state} ({what})"));
+        }
     }
     if want_mx
         .iter()
@@ -322,7 +381,12 @@ fn disagreements(s: &Scenario, r: &DomainReport) -> Vec<String> {
     // RFC 8461 §4.2 under an enforce policy served correctly: every MX certificate fault and a
     // missing STARTTLS is an error naming what senders will refuse.
     let enforce = sts == "enforce";
-    let mx_fault = s.mx.iter().any(|m| m.cert != MxCert::Valid);
+    let mx_fault = s.mx.iter().any(|m| {
+        !matches!(
+            m.cert,
+            MxCert::Valid | MxCert::ValidWithRsa | MxCert::StrictSni
+        )
+    });
     let no_starttls = s.mx.iter().any(|m| !m.starttls);
     if enforce && mx_fault {
         expect(
@@ -767,4 +831,53 @@ async fn report_endpoints_caa_and_cross_checks() {
     }
     let x2 = of(&testing, Check::X2);
     assert_eq!(x2, [], "{:?}", testing.findings);
+}
+
+/// D24: a leaf close to its end whose only records are `3 x x` of its key (the lab's leaves
+/// last 90 days from the lab's `now`; a lab that "started" 80 days ago serves ones that end in
+/// 10). With the issuer's `2 1 1` beside it (dane-ee-and-ta) a new key is covered: no D24.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_without_a_next_key_is_a_warning() {
+    let Started {
+        lab,
+        files,
+        _dir,
+        resolver,
+    } = start(LabConfig {
+        now: std::time::SystemTime::now() - Duration::from_secs(80 * 86_400),
+        ..LabConfig::default()
+    })
+    .await;
+    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
+    fetch.ports = lab.ports();
+    let mut probe = mailsec_probe::ProbeConfig::new();
+    probe.ports = lab.ports();
+    probe.connect_timeout = Duration::from_secs(3);
+    probe.step_timeout = Duration::from_secs(5);
+    let ctx = Context {
+        resolver,
+        fetch,
+        probe: Some(probe),
+    };
+    let r = check_domain(&ctx, &HostName::parse("dane-ee.test").unwrap()).await;
+    let d24: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.diagnostic.check == Check::D24)
+        .collect();
+    assert_eq!(d24.len(), 1, "{:?}", r.findings);
+    assert_eq!(d24[0].diagnostic.severity, Severity::Warning);
+    let msg = &d24[0].diagnostic.message;
+    assert!(
+        msg.contains("ends in")
+            && msg.contains("mailsec tlsa generate --pubkey next.pub --name mx.dane-ee.test")
+            && msg.contains("_25._tcp.mx.dane-ee.test"),
+        "{msg}"
+    );
+    let covered = check_domain(&ctx, &HostName::parse("dane-ee-and-ta.test").unwrap()).await;
+    assert!(
+        !has(&covered, Check::D24, Severity::Warning),
+        "{:?}",
+        covered.findings
+    );
 }

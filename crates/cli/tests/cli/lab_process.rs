@@ -171,8 +171,8 @@ fn too_low_an_open_files_limit_is_one_line_naming_it() {
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("RLIMIT_NOFILE is 300"), "{err}");
-    // One listener per MX host (the table's and the 500 generated), DNS (UDP, TCP) and HTTPS,
-    // and a margin of 128: computed from the table, which other rows join.
+    // One listener per scenario MX host and per generated domain, DNS, HTTPS and the lab's
+    // margin of 128 (computed from the table, which grows).
     let hosts: usize = mailsec_lab::scenario::SCENARIOS
         .iter()
         .map(|s| s.mx.len())

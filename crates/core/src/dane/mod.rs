@@ -3,6 +3,7 @@
 
 pub mod association;
 pub mod decide;
+pub mod known_ca;
 pub mod lint;
 pub mod rollover;
 pub mod tls;

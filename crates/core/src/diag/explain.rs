@@ -610,9 +610,10 @@ pub(super) fn about_check(check: Check) -> About {
             "RFC 7672 §2.1.1, §2.1.2",
         ),
         D3 => about(
-            "A query next to the TLSA name gets an NXDOMAIN or NODATA answer whose NSEC/NSEC3 \
-             proof does not validate, a known signer bug. Senders that hit it treat the TLSA \
-             lookup as failed and defer mail.",
+            "A query for another type at the TLSA name (internet.nl asks for A) gets an \
+             NXDOMAIN, or a denial whose NSEC/NSEC3 proof does not validate, beside a secure TLSA \
+             RRset: a known signer bug. Resolvers that cache or synthesise from that denial \
+             (RFC 8198) can then fail the TLSA lookup too, and senders defer mail.",
             "Re-sign the zone with a fresh NSEC or NSEC3 chain, and check that the signer \
              handles empty non-terminals such as _tcp.<mx-host>.",
             "RFC 4035 §5.4; RFC 7672 §2.1.1",
@@ -754,10 +755,11 @@ pub(super) fn about_check(check: Check) -> About {
             "RFC 7672 §2.2.1",
         ),
         D22 => about(
-            "With usable TLSA records, senders send the TLSA base domain (the MX host name) as \
-             SNI. A server that rejects that name, or picks another certificate for it, fails \
-             DANE.",
-            "Accept SNI for the MX host name and present the certificate the TLSA records match.",
+            "With usable TLSA records, senders send the TLSA base domain as SNI: the MX host \
+             name, or, when that is a CNAME, the name it expands to. A server that rejects that \
+             name, or picks another certificate for it, fails DANE.",
+            "Accept SNI for the TLSA base domain (or ignore unknown SNI values) and present the \
+             certificate the TLSA records match.",
             "RFC 7672 §8.1",
         ),
         D23 => about(
