@@ -207,6 +207,8 @@ const MAPPING: &[Row] = &[
     // --- mx: MTA-STS coverage (RFC 8461 §4.1) and --check-mx-tls (RFC 8461 §4.2, RFC 7672)
     row(Mx, "is not included in the MTA-STS policy", &["P13"]),
     row(Mx, "STARTTLS is not supported on", &["T1"]),
+    // RFC 2181 §10.3: an MX target that is an alias; mailsec names the chain (N5).
+    row(Mx, "MX records must not point at aliases", &["N5"]),
     // OpenSSL's verification errors on the STARTTLS session: under an MTA-STS policy they are
     // P15, under DANE-TA a D check, otherwise T12/T15 (information: senders without MTA-STS or
     // DANE do not check certificates).
