@@ -115,6 +115,10 @@ pub struct ProbeConfig {
     /// captured chain. `Some` plugs in an enforcing verifier (DANE, WebPKI); the chain is
     /// recorded before it is called.
     pub verifier: Option<Arc<dyn ServerCertVerifier>>,
+    /// Whether a checker that probes with this configuration also scans the TLS parameters of
+    /// every address that completed a handshake ([`crate::scan_tls`], checks T3–T11: about ten
+    /// more handshakes per address). [`crate::probe_addr`] itself ignores it. Default off.
+    pub tls_scan: bool,
 }
 
 impl ProbeConfig {
@@ -136,6 +140,7 @@ impl ProbeConfig {
             max_concurrency: 8,
             max_addresses: 16,
             verifier: None,
+            tls_scan: false,
         }
     }
 

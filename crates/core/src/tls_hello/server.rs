@@ -25,6 +25,9 @@ pub struct Flight {
     pub server_hello: Option<ServerHello>,
     /// Whether a Certificate message came (its content is skipped).
     pub certificate: bool,
+    /// Whether the server asked for a client certificate (CertificateRequest, RFC 5246
+    /// §7.4.4): a client that goes on answers with a Certificate message, empty if need be.
+    pub certificate_request: bool,
     /// The ServerKeyExchange, read with the chosen suite's key exchange.
     pub server_key_exchange: Option<ServerKeyExchange>,
     /// Whether the flight ended with ServerHelloDone (a complete TLS 1.2-or-older flight).
@@ -352,7 +355,8 @@ fn message_ends_flight(flight: &mut Flight, kind: u8, body: &[u8]) -> Result<boo
     };
     match kind {
         CERTIFICATE => flight.certificate = true,
-        CERTIFICATE_STATUS | CERTIFICATE_REQUEST => {}
+        CERTIFICATE_REQUEST => flight.certificate_request = true,
+        CERTIFICATE_STATUS => {}
         SERVER_KEY_EXCHANGE => {
             if flight.server_key_exchange.is_some() {
                 return Err(FlightError::UnexpectedMessage(kind));
