@@ -576,15 +576,45 @@ impl Scanner<'_> {
                 _ => return Err(ScanError::Unexpected("a record out of order")),
             }
         }
-        // The renegotiating ClientHello, protected (RFC 5746 §3.5).
+        let noop = self.noop();
+        // With implicit TLS the server greets first: read the greeting, so that what comes
+        // after the renegotiating ClientHello is the answer to it.
+        if self.starttls == Starttls::None && noop.is_some() {
+            loop {
+                match conn.record().await? {
+                    Some((0x17, fragment)) => {
+                        keys.server
+                            .open(0x17, &fragment)
+                            .map_err(ScanError::Tls12)?;
+                        break;
+                    }
+                    Some((kind, fragment)) => {
+                        keys.server
+                            .open(kind, &fragment)
+                            .map_err(ScanError::Tls12)?;
+                    }
+                    None => {
+                        return Ok(Renegotiation::Unknown {
+                            why: "the server closed the connection before its greeting".to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        // The renegotiating ClientHello, protected (RFC 5746 §3.5), then a NOOP of the
+        // protocol: a server that ignores the ClientHello answers the NOOP, so that "ignored"
+        // needs no wait.
         let mut again = ClientHello::tls12(self.random()?, suites::ECDHE_AES_GCM);
         again.server_name = sni;
         again.supported_groups = groups;
         again.extended_master_secret = false;
         again.renegotiation_info = Some(verify_data);
         let again = again.encode().map_err(ScanError::Hello)?;
-        conn.send(&keys.client.seal(0x16, &again).map_err(ScanError::Tls12)?)
-            .await?;
+        let mut out = keys.client.seal(0x16, &again).map_err(ScanError::Tls12)?;
+        if let Some(noop) = noop {
+            out.extend(keys.client.seal(0x17, noop).map_err(ScanError::Tls12)?);
+        }
+        conn.send(&out).await?;
         conn.wait = conn.wait.min(RENEGOTIATION_WAIT);
         let answer = loop {
             let record = match conn.record().await {
@@ -617,8 +647,14 @@ impl Scanner<'_> {
                     };
                 }
                 (0x16, Some(0x02)) => break Renegotiation::Accepted,
-                // Application data (a greeting on implicit TLS) or a HelloRequest: read on.
-                (0x17, _) | (0x16, Some(0x00)) => {}
+                // The answer to the NOOP, not to the ClientHello.
+                (0x17, _) => {
+                    break Renegotiation::Refused {
+                        how: "ignored (the server answered the next command instead)".to_owned(),
+                    };
+                }
+                // A HelloRequest: read on.
+                (0x16, Some(0x00)) => {}
                 _ => {
                     return Err(ScanError::Unexpected(
                         "an unexpected answer to renegotiation",
@@ -714,12 +750,25 @@ impl Scanner<'_> {
         })
     }
 
-    /// The protocol's first command over TLS (what early data would carry).
+    /// The protocol's first command over TLS (what early data would carry): EHLO, IMAP
+    /// `CAPABILITY`, POP3 `CAPA`; with implicit TLS by the logical port (465, 993, 995).
     fn first_command(&self) -> Option<Vec<u8>> {
         match (self.starttls, self.addr.port()) {
-            (Starttls::Smtp, _) => Some(format!("EHLO {}\r\n", self.config.ehlo_name).into_bytes()),
-            (Starttls::Imap, _) => Some(b"c CAPABILITY\r\n".to_vec()),
-            (Starttls::Pop3, _) => Some(b"CAPA\r\n".to_vec()),
+            (Starttls::Smtp, _) | (Starttls::None, 465) => {
+                Some(format!("EHLO {}\r\n", self.config.ehlo_name).into_bytes())
+            }
+            (Starttls::Imap, _) | (Starttls::None, 993) => Some(b"c CAPABILITY\r\n".to_vec()),
+            (Starttls::Pop3, _) | (Starttls::None, 995) => Some(b"CAPA\r\n".to_vec()),
+            (Starttls::None, _) => None,
+        }
+    }
+
+    /// The protocol's NOOP (RFC 5321 §4.1.1.9, RFC 3501 §6.1.2, RFC 1939 §5), which any state
+    /// answers; `None` without an application protocol (443).
+    fn noop(&self) -> Option<&'static [u8]> {
+        match (self.starttls, self.addr.port()) {
+            (Starttls::Smtp | Starttls::Pop3, _) | (Starttls::None, 465 | 995) => Some(b"NOOP\r\n"),
+            (Starttls::Imap, _) | (Starttls::None, 993) => Some(b"z NOOP\r\n"),
             (Starttls::None, _) => None,
         }
     }
@@ -1011,6 +1060,6 @@ impl ClientSessionStore for TicketStore {
 
 /// How long to wait for the answer to a renegotiation (a server that wants to renegotiate
 /// answers at once; one that ignores it never does).
-const RENEGOTIATION_WAIT: Duration = Duration::from_secs(10);
+const RENEGOTIATION_WAIT: Duration = Duration::from_secs(5);
 /// How long to wait for a TLS 1.3 session ticket after the handshake.
 const TICKET_WAIT: Duration = Duration::from_secs(5);

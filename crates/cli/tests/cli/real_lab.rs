@@ -403,6 +403,117 @@ fn knot_unbound_postfix_agree_with_mailsec_and_the_table() {
         scenarios.len(),
         differ.join("\n")
     );
+
+    // 4. The TLS scan (T3-T11) of one Postfix smtpd, against what its configuration implies.
+    tls_scan_of_postfix(&lab, &anchor);
+}
+
+/// `mailsec check --tls-scan` on a domain whose MX is one of the lab's Postfix smtpd
+/// (`smtpd_tls_security_level = may`, an ECDSA P-256 certificate from the lab's CA, Postfix's
+/// and Debian's OpenSSL 3 defaults otherwise). What each answer must be comes from Postfix and
+/// OpenSSL, not from the scanner:
+///
+/// - T3: the suites OpenSSL enables for Postfix's cipher grade (`openssl ciphers -s` on
+///   `postconf -h tls_medium_cipherlist`, at the system's security level) that an ECDSA key can
+///   serve (Au=ECDSA or Au=None), intersected with the scanner's weak list, by class;
+/// - T4: `tls_preempt_cipherlist` (no: the client's order);
+/// - T5: no DHE (no DHE suite signs with ECDSA); no curve under 256 bits
+///   (`tls_eecdh_auto_curves` has none);
+/// - T6: Debian's OpenSSL runs at security level 2, which refuses SHA-1 signatures;
+/// - T7, T8, T11: OpenSSL 3 has no compression and does RFC 5746 and RFC 7627;
+/// - T9: OpenSSL 3 refuses client-initiated renegotiation unless told otherwise;
+/// - T10: Postfix never enables early data.
+fn tls_scan_of_postfix(lab: &RealLab, anchor: &Path) {
+    use mailsec_core::tls_hello::{CipherSuite, suites};
+    let domain = Scenario::find("dane-and-sts").unwrap().domain();
+    let out = lab.exec(&[
+        env!("CARGO_BIN_EXE_mailsec"),
+        "--resolver",
+        "127.0.0.1:5300",
+        "--trust-anchor",
+        anchor.to_str().unwrap(),
+        "check",
+        "--tls-scan",
+        "--json",
+        &domain,
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check --tls-scan: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let scan = &report["dane"]["hosts"][0]["results"][0]["tls_scan"];
+    assert!(scan.is_object(), "no tls_scan in {report:#}");
+    let postconf = |name: &str| {
+        let o = lab.exec(&["postconf", "-h", name]);
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    // T3: OpenSSL's own list for Postfix's grade.
+    let grade = postconf("smtpd_tls_ciphers");
+    let list = postconf(&format!("tls_{grade}_cipherlist"));
+    let ciphers = lab.exec(&["openssl", "ciphers", "-s", "-tls1_2", "-stdname", &list]);
+    let ciphers = String::from_utf8_lossy(&ciphers.stdout).into_owned();
+    let mut expected_classes: Vec<String> = ciphers
+        .lines()
+        .filter(|l| l.contains("Au=ECDSA") || l.contains("Au=None"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|name| {
+            suites::WEAK
+                .iter()
+                .map(|&c| CipherSuite(c))
+                .find(|c| c.name() == name)
+        })
+        .filter_map(|c| c.weakness())
+        .map(|w| {
+            serde_json::to_value(w)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    expected_classes.sort();
+    expected_classes.dedup();
+    let mut classes: Vec<String> = scan["weak_suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["weakness"].as_str().unwrap().to_owned())
+        .collect();
+    classes.sort();
+    assert_eq!(classes, expected_classes, "T3: {scan:#}\n{ciphers}");
+    let order = if postconf("tls_preempt_cipherlist") == "yes" {
+        "server"
+    } else {
+        "client"
+    };
+    assert_eq!(scan["cipher_order"], order, "T4: {scan:#}");
+    assert_eq!(scan["dhe_prime_bits"], Value::Null, "T5: {scan:#}");
+    assert_eq!(scan["weak_curve"], Value::Null, "T5: {scan:#}");
+    assert_eq!(scan["weak_signature"], Value::Null, "T6: {scan:#}");
+    let tls12 = &scan["tls12"];
+    assert_eq!(tls12["compression"], false, "T7: {scan:#}");
+    assert_eq!(tls12["secure_renegotiation"], true, "T8: {scan:#}");
+    assert_eq!(tls12["extended_master_secret"], true, "T11: {scan:#}");
+    assert_eq!(
+        scan["client_renegotiation"]["result"], "refused",
+        "T9: {scan:#}"
+    );
+    assert_ne!(scan["early_data"]["result"], "accepted", "T10: {scan:#}");
+    assert_eq!(scan["errors"], serde_json::json!([]), "{scan:#}");
+    // The findings: T4 (information) at most, nothing to warn about.
+    let warned: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            let id = f["code"].as_str().unwrap_or("");
+            ["T3", "T5", "T6", "T7", "T8", "T9", "T10", "T11"].contains(&id)
+                && f["severity"] != "info"
+        })
+        .collect();
+    assert!(warned.is_empty(), "{warned:#?}");
 }
 
 /// posttls-finger's verdict on the first MX host, in classes both tools can express:

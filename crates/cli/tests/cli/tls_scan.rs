@@ -153,6 +153,36 @@ fn prerequisites() {
 
 const W: Severity = Severity::Warning;
 
+/// Every field of the scan's JSON is in docs/check-json.md's `tls_scan` table.
+fn assert_documented(scan: &TlsScan) {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/check-json.md"
+    ))
+    .unwrap();
+    let table = doc
+        .split("`results[].tls_scan`")
+        .nth(1)
+        .expect("a tls_scan section")
+        .split("\n\n")
+        .nth(1)
+        .unwrap();
+    let documented: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .flat_map(|names| names.split(", "))
+        .map(|n| n.trim_matches('`').trim_end_matches("[]"))
+        .collect();
+    let v = serde_json::to_value(scan).unwrap();
+    for key in v.as_object().unwrap().keys() {
+        assert!(
+            documented.contains(&key.as_str()),
+            "tls_scan field `{key}` is not in docs/check-json.md ({documented:?})"
+        );
+    }
+}
+
 #[test]
 #[ignore = "needs openssl and gnutls-bin: scripts/test runs it with --ignored"]
 fn openssl_weak_fires_t3_t4_t5_t6_t9_t10() {
@@ -195,6 +225,7 @@ fn openssl_weak_fires_t3_t4_t5_t6_t9_t10() {
         [Null, Anonymous, NoForwardSecrecy].into_iter().collect(),
         "{json}"
     );
+    assert_documented(&s);
     assert_eq!(
         fired(&s),
         [
