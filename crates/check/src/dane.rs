@@ -11,8 +11,8 @@ use mailsec_core::dane::{
 use mailsec_core::{Check, Diagnostic, HostName, Severity};
 use mailsec_dns::{LookupError, Resolver, Response};
 use mailsec_probe::{
-    AddrProbe, ECDSA_SCHEMES, ProbeConfig, ProbeError, RSA_SCHEMES, Starttls, Step, probe_addr,
-    probe_host_with_sni,
+    AddrProbe, ECDSA_SCHEMES, ProbeConfig, ProbeError, RSA_SCHEMES, Starttls, Step, TlsScan,
+    probe_addr, probe_host_with_sni, scan_tls,
 };
 use pki_types::UnixTime;
 
@@ -111,6 +111,10 @@ pub struct AddressReport {
     pub records: Vec<RecordMatch>,
     /// What the sender does at this address.
     pub verdict: AddressVerdict,
+    /// The TLS scan of this address (checks T3–T11), when asked for
+    /// ([`ProbeConfig::tls_scan`]) and the probe completed a handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_scan: Option<TlsScan>,
 }
 
 /// What the DANE check needs.
@@ -331,6 +335,7 @@ async fn check_host(
             dane: dane_outcome,
             records: record_matches,
             verdict,
+            tls_scan: None,
         });
     }
     let tls_first = results.iter().find(|r| r.probe.tls.is_some());
@@ -421,6 +426,14 @@ async fn check_host(
             ));
         }
         with_mx_name_sni = Some(retry);
+    }
+    // T3-T11: the TLS scan, one address after the other (each costs the server about ten
+    // handshakes), with the same SNI as the probe.
+    if ctx.probe.tls_scan {
+        for r in results.iter_mut().filter(|r| r.probe.tls.is_some()) {
+            let addr = std::net::SocketAddr::new(r.probe.addr, port);
+            r.tls_scan = Some(scan_tls(addr, &base, starttls, &ctx.probe).await);
+        }
     }
     // T18: one more handshake, without SNI, at the first address that completed one.
     let without_sni = match results.iter().find(|r| r.probe.tls.is_some()) {

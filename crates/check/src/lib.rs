@@ -15,6 +15,7 @@
 mod areas;
 pub mod dane;
 pub mod states;
+pub mod tls_scan;
 pub mod verdict;
 
 use mailsec_core::mta_sts::{Policy, StsRecord};

@@ -379,6 +379,12 @@ pub(crate) struct CheckArgs {
     /// Do not connect to the MX hosts: DNS and the policy fetch only.
     #[arg(long)]
     pub(crate) no_connect: bool,
+    /// Also scan the TLS parameters of every MX address (checks T3-T11: weak suites, cipher
+    /// order, DH and curve sizes, SHA-1 signatures, compression, renegotiation, 0-RTT, extended
+    /// master secret). About ten more short handshakes per address, so off by default, also
+    /// with --input.
+    #[arg(long, conflicts_with = "no_connect")]
+    pub(crate) tls_scan: bool,
     /// Print JSON; with --input, JSON Lines: one object per domain, as each finishes.
     #[arg(long)]
     pub(crate) json: bool,

@@ -32,6 +32,7 @@ pub mod mta_sts;
 pub mod ports;
 pub mod socketmap;
 mod tagvalue;
+pub mod tls_hello;
 pub mod tlsrpt;
 
 pub use diag::{Check, Diagnostic, Linted, Severity};

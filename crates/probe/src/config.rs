@@ -121,6 +121,10 @@ pub struct ProbeConfig {
     /// provider verifies. A subset ([`RSA_SCHEMES`], [`ECDSA_SCHEMES`]) makes a server that holds
     /// certificates of several key types present the one for that subset.
     pub signature_schemes: Option<Vec<SignatureScheme>>,
+    /// Whether a checker that probes with this configuration also scans the TLS parameters of
+    /// every address that completed a handshake ([`crate::scan_tls`], checks T3–T11: about ten
+    /// more handshakes per address). [`crate::probe_addr`] itself ignores it. Default off.
+    pub tls_scan: bool,
 }
 
 /// The RSA signature schemes (RSASSA-PSS first, then PKCS#1 v1.5, RFC 8446 §4.2.3).
@@ -160,6 +164,7 @@ impl ProbeConfig {
             max_addresses: 16,
             verifier: None,
             signature_schemes: None,
+            tls_scan: false,
         }
     }
 

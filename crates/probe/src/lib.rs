@@ -67,7 +67,11 @@ mod error;
 #[cfg(feature = "net")]
 mod result;
 #[cfg(feature = "net")]
+mod scan;
+#[cfg(feature = "net")]
 mod session;
+#[cfg(feature = "net")]
+mod tls12;
 
 #[cfg(feature = "net")]
 pub use crate::config::{
@@ -77,6 +81,10 @@ pub use crate::config::{
 pub use crate::error::{ProbeError, Step};
 #[cfg(feature = "net")]
 pub use crate::result::{AddrProbe, CertSummary, HostProbe, PresentedCert, Timing, TlsSession};
+#[cfg(feature = "net")]
+pub use crate::scan::{
+    CipherOrder, EarlyData, Negotiated, Renegotiation, TlsScan, WeakSuite, scan_tls,
+};
 #[cfg(feature = "net")]
 pub use net::{probe_addr, probe_host, probe_host_with_sni};
 

@@ -78,6 +78,45 @@ impl Cx<'_> {
 /// Probes `cx.out.addr`; fills `cx.out` as it goes.
 pub(crate) async fn run(cx: &mut Cx<'_>) -> Result<(), ProbeError> {
     let config = cx.config;
+    let name = server_name(cx)?;
+    let app = App::of(cx.out.starttls, cx.out.port);
+    let (tcp, read) = until_tls(cx).await?;
+    let tls = handshake(cx, tcp, name).await?;
+    let mut secure = Lines::new(tls, config.reply_limits(), config.max_read, read);
+    let implicit = cx.out.starttls == Starttls::None;
+    match app {
+        Some(App::Smtp) => {
+            if implicit {
+                smtp_greeting(cx, &mut secure).await?;
+            }
+            let ehlo = smtp_ehlo(cx, &mut secure, Step::CapabilitiesAfterTls).await?;
+            cx.out.capabilities_after = Some(ehlo.ehlo_lines().to_vec());
+        }
+        Some(App::Imap) => {
+            if implicit {
+                imap_greeting_step(cx, &mut secure).await?;
+            }
+            // RFC 3501 §6.2.1: after STARTTLS the client MUST discard cached capabilities.
+            let tag = if implicit { "a" } else { "c" };
+            let caps = imap_capability(cx, &mut secure, tag, Step::CapabilitiesAfterTls).await?;
+            cx.out.capabilities_after = Some(caps);
+        }
+        Some(App::Pop3) => {
+            if implicit {
+                pop3_greeting(cx, &mut secure).await?;
+            }
+            cx.out.capabilities_after =
+                pop3_capa(cx, &mut secure, Step::CapabilitiesAfterTls).await?;
+        }
+        None => {}
+    }
+    quit(cx, &mut secure, app).await;
+    Ok(())
+}
+
+/// The SNI to send: `cx.out.sni` without a final dot, as rustls takes it (an IP address is not
+/// sent, RFC 6066 §3); records what will be sent.
+pub(crate) fn server_name(cx: &mut Cx<'_>) -> Result<ServerName<'static>, ProbeError> {
     let sni = cx.out.sni.clone();
     let bare = sni.strip_suffix('.').unwrap_or(&sni);
     let name = ServerName::try_from(bare.to_owned()).map_err(|_| ProbeError::InvalidSni(sni))?;
@@ -85,6 +124,15 @@ pub(crate) async fn run(cx: &mut Cx<'_>) -> Result<(), ProbeError> {
         ServerName::DnsName(n) => Some(n.as_ref().to_owned()),
         _ => None,
     };
+    Ok(name)
+}
+
+/// Connects and speaks the protocol up to the point where TLS starts: the STARTTLS go-ahead
+/// (RFC 3207, RFC 3501 §6.2.1, RFC 2595 §4), or at once for implicit TLS (RFC 8314 §3.3).
+/// Returns the socket, ready for a ClientHello, and the bytes read so far (the session's
+/// budget goes on over TLS). The TLS scan starts each of its handshakes here.
+pub(crate) async fn until_tls(cx: &mut Cx<'_>) -> Result<(TcpStream, usize), ProbeError> {
+    let config = cx.config;
     let app = App::of(cx.out.starttls, cx.out.port);
     if app == Some(App::Smtp) && !is_ehlo_name(&config.ehlo_name) {
         return Err(ProbeError::InvalidEhloName(config.ehlo_name.clone()));
@@ -104,35 +152,13 @@ pub(crate) async fn run(cx: &mut Cx<'_>) -> Result<(), ProbeError> {
     // Best effort: the commands are small and each waits for its reply.
     let _ = tcp.set_nodelay(true);
     let plain = Lines::new(tcp, config.reply_limits(), config.max_read, 0);
-    match (cx.out.starttls, app) {
-        (Starttls::Smtp, _) => smtp_starttls(cx, plain, name).await,
-        (Starttls::Imap, _) => imap_starttls(cx, plain, name).await,
-        (Starttls::Pop3, _) => pop3_starttls(cx, plain, name).await,
-        (Starttls::None, app) => {
-            let (tcp, _, _) = plain.finish();
-            let tls = handshake(cx, tcp, name).await?;
-            let mut secure = Lines::new(tls, config.reply_limits(), config.max_read, 0);
-            match app {
-                Some(App::Smtp) => {
-                    smtp_greeting(cx, &mut secure).await?;
-                    let ehlo = smtp_ehlo(cx, &mut secure, Step::CapabilitiesAfterTls).await?;
-                    cx.out.capabilities_after = Some(ehlo.ehlo_lines().to_vec());
-                }
-                Some(App::Imap) => {
-                    imap_greeting_step(cx, &mut secure).await?;
-                    let caps =
-                        imap_capability(cx, &mut secure, "a", Step::CapabilitiesAfterTls).await?;
-                    cx.out.capabilities_after = Some(caps);
-                }
-                Some(App::Pop3) => {
-                    pop3_greeting(cx, &mut secure).await?;
-                    cx.out.capabilities_after =
-                        pop3_capa(cx, &mut secure, Step::CapabilitiesAfterTls).await?;
-                }
-                None => {}
-            }
-            quit(cx, &mut secure, app).await;
-            Ok(())
+    match cx.out.starttls {
+        Starttls::Smtp => smtp_starttls(cx, plain).await,
+        Starttls::Imap => imap_starttls(cx, plain).await,
+        Starttls::Pop3 => pop3_starttls(cx, plain).await,
+        Starttls::None => {
+            let (tcp, _, read) = plain.finish();
+            Ok((tcp, read))
         }
     }
 }
@@ -158,13 +184,13 @@ impl App {
     }
 }
 
-/// RFC 5321 §4.2 banner, EHLO (§4.1.1.1), RFC 3207 STARTTLS, EHLO again over TLS (RFC 3207
-/// §4.2: the client MUST discard what it learnt before TLS), QUIT.
+/// RFC 5321 §4.2 banner, EHLO (§4.1.1.1), RFC 3207 STARTTLS up to its 220 go-ahead. (EHLO
+/// again over TLS follows in [`run`]: RFC 3207 §4.2, the client MUST discard what it learnt
+/// before TLS.)
 async fn smtp_starttls(
     cx: &mut Cx<'_>,
     mut plain: Lines<TcpStream>,
-    name: ServerName<'static>,
-) -> Result<(), ProbeError> {
+) -> Result<(TcpStream, usize), ProbeError> {
     smtp_greeting(cx, &mut plain).await?;
     let ehlo = smtp_ehlo(cx, &mut plain, Step::Capabilities).await?;
     cx.out.capabilities_before = Some(ehlo.ehlo_lines().to_vec());
@@ -183,20 +209,14 @@ async fn smtp_starttls(
             reply: reply.to_string(),
         });
     }
-    let mut secure = start_tls(cx, plain, name).await?;
-    let ehlo = smtp_ehlo(cx, &mut secure, Step::CapabilitiesAfterTls).await?;
-    cx.out.capabilities_after = Some(ehlo.ehlo_lines().to_vec());
-    quit(cx, &mut secure, Some(App::Smtp)).await;
-    Ok(())
+    ready(plain)
 }
 
-/// RFC 3501 §6.2.1 / RFC 9051 §6.2.1: greeting, `CAPABILITY`, `STARTTLS`, then `CAPABILITY`
-/// again over TLS (the client MUST discard cached capabilities), `LOGOUT`.
+/// RFC 3501 §6.2.1 / RFC 9051 §6.2.1: greeting, `CAPABILITY`, `STARTTLS` up to its `OK`.
 async fn imap_starttls(
     cx: &mut Cx<'_>,
     mut plain: Lines<TcpStream>,
-    name: ServerName<'static>,
-) -> Result<(), ProbeError> {
+) -> Result<(TcpStream, usize), ProbeError> {
     let greeting = imap_greeting_step(cx, &mut plain).await?;
     let caps = imap_capability(cx, &mut plain, "a", Step::Capabilities).await?;
     // STARTTLS is a command of the not-authenticated state only.
@@ -214,19 +234,14 @@ async fn imap_starttls(
         quit(cx, &mut plain, Some(App::Imap)).await;
         return Err(ProbeError::StarttlsRefused { reply: tagged });
     }
-    let mut secure = start_tls(cx, plain, name).await?;
-    let caps = imap_capability(cx, &mut secure, "c", Step::CapabilitiesAfterTls).await?;
-    cx.out.capabilities_after = Some(caps);
-    quit(cx, &mut secure, Some(App::Imap)).await;
-    Ok(())
+    ready(plain)
 }
 
-/// RFC 2595 §4: greeting, `CAPA` (RFC 2449), `STLS`, `CAPA` again over TLS, `QUIT`.
+/// RFC 2595 §4: greeting, `CAPA` (RFC 2449), `STLS` up to its `+OK`.
 async fn pop3_starttls(
     cx: &mut Cx<'_>,
     mut plain: Lines<TcpStream>,
-    name: ServerName<'static>,
-) -> Result<(), ProbeError> {
+) -> Result<(TcpStream, usize), ProbeError> {
     pop3_greeting(cx, &mut plain).await?;
     let caps = pop3_capa(cx, &mut plain, Step::Capabilities).await?;
     // A server without CAPA cannot announce STLS.
@@ -251,20 +266,13 @@ async fn pop3_starttls(
         }
         Err(e) => return Err(ProbeError::from_reply(Step::Starttls, e)),
     }
-    let mut secure = start_tls(cx, plain, name).await?;
-    cx.out.capabilities_after = pop3_capa(cx, &mut secure, Step::CapabilitiesAfterTls).await?;
-    quit(cx, &mut secure, Some(App::Pop3)).await;
-    Ok(())
+    ready(plain)
 }
 
 /// After the server's go-ahead: refuses clear text sent after it (RFC 3207 §4.2, RFC 2595 §3.1:
-/// nothing from before TLS may be taken into the TLS session), then shakes hands. Returns the
-/// line reader over TLS, which keeps the session's byte budget.
-async fn start_tls(
-    cx: &mut Cx<'_>,
-    plain: Lines<TcpStream>,
-    name: ServerName<'static>,
-) -> Result<Lines<TlsStream<TcpStream>>, ProbeError> {
+/// nothing from before TLS may be taken into the TLS session). Returns the socket and the bytes
+/// read so far.
+fn ready(plain: Lines<TcpStream>) -> Result<(TcpStream, usize), ProbeError> {
     let (tcp, leftover, read) = plain.finish();
     if !leftover.is_empty() {
         return Err(ProbeError::Protocol {
@@ -273,14 +281,7 @@ async fn start_tls(
             reply: line_text(&leftover),
         });
     }
-    let tls = handshake(cx, tcp, name).await?;
-    let config = cx.config;
-    Ok(Lines::new(
-        tls,
-        config.reply_limits(),
-        config.max_read,
-        read,
-    ))
+    Ok((tcp, read))
 }
 
 /// The TLS handshake with the capturing verifier; records the chain (also when the handshake

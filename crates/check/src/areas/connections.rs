@@ -146,6 +146,12 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                     ),
                 );
             }
+            // T3-T11 from the TLS scan.
+            if let Some(scan) = &a.tls_scan {
+                for sf in crate::tls_scan::findings(scan) {
+                    f.push_with_fix(&h.host, sf.diagnostic, sf.fix);
+                }
+            }
             let Some(chain) = a.probe.authenticated_chain() else {
                 continue;
             };

@@ -881,3 +881,81 @@ async fn a_renewal_without_a_next_key_is_a_warning() {
         covered.findings
     );
 }
+
+/// The lab's MX servers are rustls with its defaults: the TLS scan (T3–T11) finds nothing to
+/// warn about on any of them (rustls has no weak suites, small groups, SHA-1 signatures,
+/// compression, renegotiation or early data, and does RFC 5746 and RFC 7627). Information
+/// findings may remain (T4: rustls takes the client's order by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tls_scan_finds_no_weakness_in_the_labs_rustls_servers() {
+    let Started {
+        lab,
+        files,
+        _dir,
+        resolver,
+    } = start(LabConfig::default()).await;
+    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
+    fetch.ports = lab.ports();
+    fetch.timeout = Duration::from_secs(3);
+    let mut probe = mailsec_probe::ProbeConfig::new();
+    probe.ports = lab.ports();
+    probe.connect_timeout = Duration::from_secs(3);
+    probe.step_timeout = Duration::from_secs(5);
+    probe.tls_scan = true;
+    let ctx = Context {
+        resolver,
+        fetch,
+        probe: Some(probe),
+    };
+    let scan_ids = [
+        Check::T3,
+        Check::T4,
+        Check::T5,
+        Check::T6,
+        Check::T7,
+        Check::T8,
+        Check::T9,
+        Check::T10,
+        Check::T11,
+    ];
+    let mut tasks = Vec::new();
+    for s in SCENARIOS {
+        let ctx = ctx.clone();
+        tasks.push(tokio::spawn(async move {
+            (
+                s.name,
+                check_domain(&ctx, &HostName::parse(&s.domain()).unwrap()).await,
+            )
+        }));
+    }
+    let mut problems = Vec::new();
+    let mut scanned = 0;
+    for t in tasks {
+        let (name, report) = t.await.unwrap();
+        for f in &report.findings {
+            if scan_ids.contains(&f.diagnostic.check) && f.diagnostic.severity != Severity::Info {
+                problems.push(format!("{name}: {}", f.diagnostic));
+            }
+        }
+        for h in report.dane.iter().flat_map(|d| &d.hosts) {
+            for a in &h.results {
+                let Some(scan) = &a.tls_scan else { continue };
+                scanned += 1;
+                // Every question answered: rustls refuses renegotiation with an alert and
+                // issues tickets without early data.
+                if !scan.errors.is_empty()
+                    || scan.tls12.is_none()
+                    || !matches!(
+                        scan.client_renegotiation,
+                        mailsec_probe::Renegotiation::Refused { .. }
+                    )
+                    || scan.early_data != mailsec_probe::EarlyData::NotOffered
+                {
+                    problems.push(format!("{name}: {}", serde_json::to_string(scan).unwrap()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(scanned > 20, "only {scanned} addresses scanned");
+}

@@ -201,10 +201,85 @@ fn area_details(out: &mut dyn Write, r: &DomainReport, area: Area) -> io::Result
             for h in r.dane.iter().flat_map(|d| &d.hosts) {
                 for a in &h.results {
                     writeln!(out, "   {} {}", h.host, address_line(a))?;
+                    if let Some(scan) = &a.tls_scan {
+                        writeln!(out, "     TLS scan: {}", scan_line(scan))?;
+                    }
                 }
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// The TLS scan of one address (T3-T11) in one line: what the server chose for a modern TLS 1.2
+/// client, then each answer.
+fn scan_line(s: &mailsec_probe::TlsScan) -> String {
+    use mailsec_probe::{CipherOrder, EarlyData, Renegotiation};
+    let mut parts = Vec::new();
+    match (&s.tls12, &s.tls12_refused) {
+        (Some(t), _) => {
+            let mut chose = format!("{} {}", t.version, t.cipher_suite);
+            for extra in [&t.key_exchange, &t.signature].into_iter().flatten() {
+                chose.push(' ');
+                chose.push_str(extra);
+            }
+            parts.push(chose);
+            let weak: Vec<&str> = s.weak_suites.iter().map(|w| w.suite.as_str()).collect();
+            parts.push(match weak.is_empty() {
+                true => "no weak suites".to_owned(),
+                false => format!("weak suites {}", weak.join(" ")),
+            });
+            if let Some(order) = s.cipher_order {
+                parts.push(
+                    match order {
+                        CipherOrder::Server => "server's order",
+                        CipherOrder::Client => "client's order",
+                        CipherOrder::OneSuite => "one suite",
+                    }
+                    .to_owned(),
+                );
+            }
+            if let Some(bits) = s.dhe_prime_bits {
+                parts.push(format!("DHE {bits} bits"));
+            }
+            if let Some(curve) = &s.weak_curve {
+                parts.push(format!("takes {curve}"));
+            }
+            if let Some(sig) = &s.weak_signature {
+                parts.push(format!("signs with {sig}"));
+            }
+            parts.push(format!(
+                "compression {}, secure renegotiation {}, extended master secret {}",
+                if t.compression { "on" } else { "off" },
+                if t.secure_renegotiation { "yes" } else { "no" },
+                if t.extended_master_secret {
+                    "yes"
+                } else {
+                    "no"
+                },
+            ));
+        }
+        (None, Some(how)) => parts.push(format!("no TLS 1.2 or older ({how})")),
+        (None, None) => {}
+    }
+    parts.push(match &s.client_renegotiation {
+        Renegotiation::Accepted => "client renegotiation accepted".to_owned(),
+        Renegotiation::Refused { how } => format!("client renegotiation refused ({how})"),
+        Renegotiation::NotApplicable => "no renegotiation (TLS 1.3 only)".to_owned(),
+        Renegotiation::Unknown { why } => format!("client renegotiation not tested ({why})"),
+    });
+    parts.push(match &s.early_data {
+        EarlyData::Accepted => "0-RTT accepted".to_owned(),
+        EarlyData::Rejected => "0-RTT rejected".to_owned(),
+        EarlyData::NotOffered => "no 0-RTT".to_owned(),
+        EarlyData::NotApplicable => "no TLS 1.3".to_owned(),
+        EarlyData::Unknown { why } => format!("0-RTT not tested ({why})"),
+    });
+    format!(
+        "{} ({} handshakes, {} ms)",
+        parts.join("; "),
+        s.handshakes,
+        s.elapsed.as_millis()
+    )
 }

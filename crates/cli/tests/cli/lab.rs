@@ -379,3 +379,45 @@ fn a_lab_that_cannot_bind_says_which_and_why_in_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("DNS (UDP)") && err.contains("in use"), "{err}");
 }
+
+/// `check --tls-scan` against the lab's rustls MX: the scan is in the JSON and in the text,
+/// with no T3-T11 warning (rustls has nothing weak to offer); without the flag there is none.
+#[test]
+fn check_tls_scan_shows_the_scan_of_each_address() {
+    let lab = start_lab();
+    let o = with_lab(
+        &lab,
+        &["check", "dane-and-sts.test", "--tls-scan", "--json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let scan = &v[0]["dane"]["hosts"][0]["results"][0]["tls_scan"];
+    assert_eq!(
+        scan["client_renegotiation"]["result"], "refused",
+        "{scan:#}"
+    );
+    assert!(scan["handshakes"].as_u64().unwrap() >= 8, "{scan:#}");
+    for f in v[0]["findings"].as_array().unwrap() {
+        let code = f["code"].as_str().unwrap();
+        let scan_check = ["T3", "T5", "T6", "T7", "T8", "T9", "T10", "T11"].contains(&code);
+        assert!(!scan_check || f["severity"] == "info", "{f:#}");
+    }
+    let o = with_lab(&lab, &["check", "dane-and-sts.test", "--tls-scan"]);
+    let text = stdout(&o);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("TLS scan: "))
+        .unwrap_or_else(|| panic!("no TLS scan line:\n{text}"));
+    assert!(line.contains("TLSv1.2 TLS_ECDHE_"), "{line}");
+    assert!(line.contains("no weak suites"), "{line}");
+    assert!(line.contains("client renegotiation refused"), "{line}");
+    let o = with_lab(&lab, &["check", "dane-and-sts.test", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v[0]["dane"]["hosts"][0]["results"][0]["tls_scan"].is_null());
+    // The flag asks for connections: with --no-connect it is a usage error.
+    let o = with_lab(
+        &lab,
+        &["check", "dane-and-sts.test", "--tls-scan", "--no-connect"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -11,6 +11,7 @@ mod lab;
 mod lab_process;
 mod real_lab;
 mod records;
+mod tls_scan;
 mod tlsa;
 mod web;
 

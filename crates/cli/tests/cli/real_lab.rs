@@ -395,6 +395,156 @@ fn knot_unbound_postfix_agree_with_mailsec_and_the_table() {
         scenarios.len(),
         differ.join("\n")
     );
+
+    // 4. The TLS scan (T3-T11) of one Postfix smtpd, against what its configuration implies.
+    tls_scan_of_postfix(&lab, &anchor);
+}
+
+/// `mailsec check --tls-scan` on a domain whose MX is one of the lab's Postfix smtpd
+/// (`smtpd_tls_security_level = may`, an ECDSA P-256 certificate from the lab's CA, Postfix's
+/// and Debian's OpenSSL 3 defaults otherwise). What each answer must be comes from Postfix's
+/// configuration and OpenSSL's own client, not from the scanner:
+///
+/// - T3: the suites OpenSSL puts in Postfix's cipher grade (`openssl ciphers` on
+///   `postconf -h tls_<grade>_cipherlist`) that an ECDSA key can serve (Au=ECDSA or Au=None),
+///   intersected with the scanner's weak list, by class. Postfix runs OpenSSL at security level
+///   0 for opportunistic TLS (it accepts anonymous suites, which need level 0), so the list is
+///   not filtered by level; `openssl s_client` with anonymous suites only confirms it;
+/// - T4: `tls_preempt_cipherlist` (no: the client's order);
+/// - T5: no DHE (no DHE suite signs with ECDSA); no curve under 256 bits
+///   (`tls_eecdh_auto_curves` has none);
+/// - T6: whatever `openssl s_client -sigalgs ECDSA+SHA1` gets (security level 0 allows it);
+/// - T7, T8, T11: OpenSSL 3 has no compression and does RFC 5746 and RFC 7627;
+/// - T9: OpenSSL 3 refuses client-initiated renegotiation unless told otherwise;
+/// - T10: Postfix never enables early data.
+fn tls_scan_of_postfix(lab: &RealLab, anchor: &Path) {
+    use mailsec_core::tls_hello::{CipherSuite, suites};
+    let domain = Scenario::find("dane-and-sts").unwrap().domain();
+    let out = lab.exec(&[
+        env!("CARGO_BIN_EXE_mailsec"),
+        "--resolver",
+        "127.0.0.1:5300",
+        "--trust-anchor",
+        anchor.to_str().unwrap(),
+        "check",
+        "--tls-scan",
+        "--json",
+        &domain,
+    ]);
+    let reports: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check --tls-scan: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let report = &reports[0];
+    let scan = &report["dane"]["hosts"][0]["results"][0]["tls_scan"];
+    assert!(scan.is_object(), "no tls_scan in {report:#}");
+    let postconf = |name: &str| {
+        let o = lab.exec(&["postconf", "-h", name]);
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    // T3: OpenSSL's own list for Postfix's grade.
+    let grade = postconf("smtpd_tls_ciphers");
+    let list = postconf(&format!("tls_{grade}_cipherlist"));
+    let ciphers = lab.exec(&["openssl", "ciphers", "-v", "-tls1_2", "-stdname", &list]);
+    let ciphers = String::from_utf8_lossy(&ciphers.stdout).into_owned();
+    let mut expected_classes: Vec<String> = ciphers
+        .lines()
+        .filter(|l| l.contains("Au=ECDSA") || l.contains("Au=None"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|name| {
+            suites::WEAK
+                .iter()
+                .map(|&c| CipherSuite(c))
+                .find(|c| c.name() == name)
+        })
+        .filter_map(|c| c.weakness())
+        .map(|w| {
+            serde_json::to_value(w)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    expected_classes.sort();
+    expected_classes.dedup();
+    let mut classes: Vec<String> = scan["weak_suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["weakness"].as_str().unwrap().to_owned())
+        .collect();
+    classes.sort();
+    assert_eq!(classes, expected_classes, "T3: {scan:#}\n{ciphers}");
+    // OpenSSL's client: does the server complete a TLS 1.2 handshake with only these suites
+    // and signature algorithms?
+    let addr = format!("{}:25", scan["addr"].as_str().unwrap());
+    let s_client = |cipher: &str, sigalgs: &str| -> bool {
+        let o = lab.exec(&[
+            "sh",
+            "-c",
+            &format!(
+                "openssl s_client -connect {addr} -starttls smtp -tls1_2 -cipher '{cipher}' -sigalgs '{sigalgs}' </dev/null 2>&1"
+            ),
+        ]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        out.contains("Cipher is ") && !out.contains("Cipher is (NONE)")
+    };
+    assert_eq!(
+        s_client("aNULL:@SECLEVEL=0", "ECDSA+SHA256"),
+        classes.iter().any(|c| c == "anonymous"),
+        "T3: {scan:#}"
+    );
+    assert_eq!(
+        s_client("ECDHE:@SECLEVEL=0", "ECDSA+SHA1"),
+        scan["weak_signature"] == "ecdsa_sha1",
+        "T6: {scan:#}"
+    );
+    let order = if postconf("tls_preempt_cipherlist") == "yes" {
+        "server"
+    } else {
+        "client"
+    };
+    assert_eq!(scan["cipher_order"], order, "T4: {scan:#}");
+    assert_eq!(scan["dhe_prime_bits"], Value::Null, "T5: {scan:#}");
+    assert_eq!(scan["weak_curve"], Value::Null, "T5: {scan:#}");
+    let tls12 = &scan["tls12"];
+    assert_eq!(tls12["compression"], false, "T7: {scan:#}");
+    assert_eq!(tls12["secure_renegotiation"], true, "T8: {scan:#}");
+    assert_eq!(tls12["extended_master_secret"], true, "T11: {scan:#}");
+    assert_eq!(
+        scan["client_renegotiation"]["result"], "refused",
+        "T9: {scan:#}"
+    );
+    assert_ne!(scan["early_data"]["result"], "accepted", "T10: {scan:#}");
+    assert_eq!(scan["errors"], serde_json::json!([]), "{scan:#}");
+    // The findings follow: T3 for the anonymous suites, T6 for SHA-1, T4 (information) for
+    // the client's order, nothing else from the scan.
+    let mut fired: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            let id = f["code"].as_str().unwrap_or("");
+            ["T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10", "T11"]
+                .contains(&id)
+                .then(|| format!("{id}/{}", f["severity"].as_str().unwrap_or("")))
+        })
+        .collect();
+    fired.sort();
+    let mut want = Vec::new();
+    if !classes.is_empty() {
+        want.push("T3/warning".to_owned());
+    }
+    if order == "client" {
+        want.push("T4/info".to_owned());
+    }
+    if !scan["weak_signature"].is_null() {
+        want.push("T6/warning".to_owned());
+    }
+    assert_eq!(fired, want, "{scan:#}");
 }
 
 /// posttls-finger's verdict on the first MX host, in classes both tools can express:

@@ -4,7 +4,7 @@
 use mailsec_core::dane::{self, Tlsa, TlsaRecord};
 use mailsec_core::mta_sts::{self, MxPattern, Policy, StsRecord};
 use mailsec_core::socketmap::{self, Request};
-use mailsec_core::{HostName, tlsrpt};
+use mailsec_core::{HostName, tls_hello, tlsrpt};
 use proptest::prelude::*;
 
 /// Bytes biased towards the policy alphabet, to reach deep paths more often than pure noise.
@@ -224,4 +224,100 @@ fn real_leaf() -> &'static (Vec<u8>, Vec<u8>) {
         .unwrap();
         (cert.der().to_vec(), digest)
     })
+}
+
+/// A handshake record whose messages are built from the types and lengths a server flight
+/// uses, with random bodies: reaches the message parsers, not only the record layer.
+fn flight_like() -> impl Strategy<Value = Vec<u8>> {
+    let message = (
+        prop_oneof![
+            Just(0u8),
+            Just(2u8),
+            Just(11u8),
+            Just(12u8),
+            Just(13u8),
+            Just(14u8),
+            any::<u8>()
+        ],
+        proptest::collection::vec(any::<u8>(), 0..120),
+    )
+        .prop_map(|(kind, body)| {
+            let mut m = vec![kind, 0, (body.len() >> 8) as u8, body.len() as u8];
+            m.extend(body);
+            m
+        });
+    (
+        prop_oneof![Just(0x16u8), Just(0x15u8), Just(0x14u8), any::<u8>()],
+        proptest::collection::vec(message, 0..5),
+    )
+        .prop_map(|(content_type, messages)| {
+            let payload = messages.concat();
+            let mut r = vec![content_type, 3, 3];
+            r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            r.extend(payload);
+            r
+        })
+}
+
+fn captured(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/tls-flights")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The flight parser never panics, and what it says it consumed lies within the input.
+    #[test]
+    fn tls_flight_never_panics(
+        records in proptest::collection::vec(flight_like(), 0..4),
+        noise in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        for input in [records.concat(), noise] {
+            if let Ok(tls_hello::Progress::Done(f)) = tls_hello::parse_flight(&input) {
+                prop_assert!(f.consumed <= input.len());
+                prop_assert!(f.transcript.len() <= input.len());
+            }
+        }
+    }
+
+    /// Every proper prefix of a real flight asks for more bytes (never an error, never done);
+    /// a real flight with one byte changed parses or fails, without panicking.
+    #[test]
+    fn tls_flight_prefixes_and_mutations(cut in 0usize..1248, at in 0usize..1248, byte in any::<u8>()) {
+        let whole = captured("openssl-weak-baseline.bin");
+        prop_assert_eq!(
+            tls_hello::parse_flight(&whole[..cut.min(whole.len() - 1)]),
+            Ok(tls_hello::Progress::NeedMore)
+        );
+        let mut changed = whole;
+        let i = at % changed.len();
+        changed[i] = byte;
+        let _ = tls_hello::parse_flight(&changed);
+    }
+
+    /// A ClientHello of any suites, groups, algorithms and name encodes with consistent
+    /// lengths: the record length and the handshake length add up to the bytes written.
+    #[test]
+    fn client_hello_lengths(
+        suites in proptest::collection::vec(any::<u16>(), 1..200),
+        groups in proptest::collection::vec(any::<u16>(), 0..40),
+        algs in proptest::collection::vec(any::<u16>(), 0..40),
+        sni in proptest::option::of("[a-z]{1,20}\\.test"),
+        ems in any::<bool>(),
+    ) {
+        let mut hello = tls_hello::ClientHello::tls12([7; 32], &suites);
+        hello.supported_groups = groups;
+        hello.signature_algorithms = algs;
+        hello.server_name = sni;
+        hello.extended_master_secret = ems;
+        let record = hello.encode_record().unwrap();
+        let message = hello.encode().unwrap();
+        prop_assert_eq!(&record[5..], &message[..]);
+        prop_assert_eq!(usize::from(u16::from_be_bytes([record[3], record[4]])), message.len());
+        let body_len = usize::from(message[1]) << 16 | usize::from(message[2]) << 8 | usize::from(message[3]);
+        prop_assert_eq!(body_len + 4, message.len());
+    }
 }

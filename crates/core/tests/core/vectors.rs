@@ -271,3 +271,47 @@ fn fuzz_regressions() {
     // One regression input per target so far (empty TLSA association data).
     assert_eq!(count, 1);
 }
+
+/// Server flights captured by scripts/capture-tls-flights (openssl s_server and gnutls-serv,
+/// each configured as the script says; the expected values follow from that configuration),
+/// and two edited ones (`edited-*`, see the script).
+#[test]
+fn tls_flights() {
+    use mailsec_core::tls_hello::{KeyExchange, Progress, parse_flight, version};
+    walk("tls-flights", 15, |input| {
+        let flight = match parse_flight(input) {
+            Ok(Progress::Done(f)) => f,
+            Ok(Progress::NeedMore) => return json!({ "need_more": true }),
+            Err(e) => return json!({ "error": e.to_string() }),
+        };
+        let mut v = json!({});
+        if let Some(a) = flight.alert {
+            v["alert"] = json!(format!("{} {}", a.level, a.name()));
+        }
+        if let Some(h) = &flight.server_hello {
+            v["version"] = json!(version::name(h.version()));
+            v["cipher_suite"] = json!(h.cipher_suite.name());
+            v["compression_method"] = json!(h.compression_method);
+            v["renegotiation_info"] = json!(h.renegotiation_info().map(<[u8]>::len));
+            v["extended_master_secret"] = json!(h.extended_master_secret());
+            if h.is_hello_retry_request() {
+                v["hello_retry_request"] = json!(true);
+            }
+            if let Some(g) = h.key_share_group() {
+                v["key_share"] = json!(g.name());
+            }
+            v["certificate"] = json!(flight.certificate);
+            v["server_hello_done"] = json!(flight.server_hello_done);
+        }
+        if let Some(k) = &flight.server_key_exchange {
+            match k.key_exchange {
+                KeyExchange::Dhe { prime_bits } => v["dhe_prime_bits"] = json!(prime_bits),
+                KeyExchange::Ecdhe { group } => v["ecdhe_group"] = json!(group.name()),
+                ref other => v["key_exchange"] = json!(format!("{other:?}")),
+            }
+            v["signature"] = json!(k.signature.map(|s| s.name()));
+        }
+        v["all_read"] = json!(flight.consumed == input.len());
+        v
+    });
+}

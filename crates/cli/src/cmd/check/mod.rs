@@ -102,6 +102,7 @@ async fn context(args: &CheckArgs, net_args: &NetArgs) -> anyhow::Result<mailsec
     let probe = (!args.no_connect).then(|| {
         let mut p = mailsec_probe::ProbeConfig::new();
         p.ports = net_args.lab_ports.unwrap_or_default();
+        p.tls_scan = args.tls_scan;
         p
     });
     Ok(mailsec_check::Context {
