@@ -13,6 +13,7 @@
 //! | T9 | a ClientHello inside the session is answered with a ServerHello | warning |
 //! | T10 | 0-RTT data is accepted on a resumed session | warning |
 //! | T11 | no extended master secret (RFC 7627) | info |
+//! | T17 | an OCSP response is stapled (from the main probe, [`ocsp_finding`]) | info |
 //!
 //! A server without TLS 1.2 or older has nothing for T3–T9 and T11 to find (TLS 1.3 has no
 //! weak suites, compression or renegotiation, and always binds the session hash). Questions the
@@ -20,7 +21,7 @@
 //! failed.
 
 use mailsec_core::{Check, Diagnostic, Severity};
-use mailsec_probe::{CipherOrder, EarlyData, Renegotiation, TlsScan};
+use mailsec_probe::{AddrProbe, CipherOrder, EarlyData, Renegotiation, TlsScan};
 
 /// Smallest DHE prime accepted without a warning (T5; internet.nl, RFC 9325 §4.1: 2048 bits).
 pub const MIN_DHE_BITS: u32 = 2048;
@@ -183,6 +184,22 @@ const FIX_T8: &str = "Update the TLS library (OpenSSL since 0.9.8m supports RFC 
 const FIX_T9: &str = "Postfix: `tls_ssl_options = NO_RENEGOTIATION` (Postfix 3.4 and later with OpenSSL 1.1.0h and later); OpenSSL 3 refuses client renegotiation unless `Options = ClientRenegotiation` is set: remove it.";
 const FIX_T10: &str = "Disable early data: OpenSSL `SSL_CTX_set_max_early_data(ctx, 0)` (the default; Postfix never enables it), `max_early_data = 0` in the server's TLS settings.";
 const FIX_T11: &str = "Update the TLS library (OpenSSL 1.1.0 and later, GnuTLS 3.4 and later support RFC 7627); GnuTLS: remove `%NO_SESSION_HASH` from the priority string; OpenSSL: remove `Options = -ExtendedMasterSecret`.";
+
+/// T17: OCSP stapling (RFC 6066 §8). SMTP senders do not check revocation, so a stapled
+/// response changes nothing for mail and its absence is nothing to fix (internet.nl does not
+/// score it for mail): said, as information, only where the server staples one.
+pub fn ocsp_finding(probe: &AddrProbe) -> Option<Diagnostic> {
+    probe.tls.as_ref().filter(|t| t.ocsp_stapled).map(|_| {
+        Diagnostic::new(
+            Check::T17,
+            Severity::Info,
+            format!(
+                "{}: the server staples an OCSP response to its certificate; SMTP senders do not check revocation, so it has no effect on mail",
+                probe.dialled()
+            ),
+        )
+    })
+}
 
 #[cfg(test)]
 mod tests {

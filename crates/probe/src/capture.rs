@@ -18,6 +18,8 @@ pub(crate) struct Seen {
     pub(crate) chain: Vec<CertificateDer<'static>>,
     /// The limit the chain broke, if any.
     pub(crate) over: Option<ProbeError>,
+    /// The server stapled an OCSP response (RFC 6066 §8; rustls always asks for one).
+    pub(crate) ocsp_stapled: bool,
 }
 
 #[derive(Debug)]
@@ -89,6 +91,7 @@ impl ServerCertVerifier for Capture {
                 seen.over = Some(over);
                 return Err(rustls::Error::General(message));
             }
+            seen.ocsp_stapled = !ocsp_response.is_empty();
             seen.chain = std::iter::once(end_entity)
                 .chain(intermediates)
                 .map(|c| c.clone().into_owned())

@@ -136,6 +136,8 @@ pub struct TlsSession {
     pub key_exchange: Option<String>,
     /// The ALPN protocol the server selected, if any (lossy UTF-8).
     pub alpn: Option<String>,
+    /// The server stapled an OCSP response to its certificate (RFC 6066 §8).
+    pub ocsp_stapled: bool,
 }
 
 impl TlsSession {
@@ -154,6 +156,7 @@ impl TlsSession {
             alpn: conn
                 .alpn_protocol()
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
+            ocsp_stapled: false,
         }
     }
 }

@@ -318,7 +318,9 @@ async fn handshake(
         Ok(stream) => stream,
         Err(e) => return Err(seen.over.unwrap_or_else(|| handshake_error(e))),
     };
-    cx.out.tls = Some(TlsSession::of(stream.get_ref().1));
+    let mut session = TlsSession::of(stream.get_ref().1);
+    session.ocsp_stapled = seen.ocsp_stapled;
+    cx.out.tls = Some(session);
     Ok(stream)
 }
 

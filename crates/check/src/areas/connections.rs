@@ -147,6 +147,11 @@ pub(crate) fn findings(report: &dane::DaneReport, inputs: &Inputs<'_>, f: &mut F
                 );
             }
             // T3-T11 from the TLS scan.
+            if a.tls_scan.is_some()
+                && let Some(d) = crate::tls_scan::ocsp_finding(&a.probe)
+            {
+                f.push(&h.host, d);
+            }
             if let Some(scan) = &a.tls_scan {
                 for sf in crate::tls_scan::findings(scan) {
                     f.push_with_fix(&h.host, sf.diagnostic, sf.fix);

@@ -313,3 +313,57 @@ fn gnutls_strong_fires_only_t9() {
     assert!(t.secure_renegotiation && t.extended_master_secret, "{json}");
     assert_eq!(fired(&s), [(Check::T9, W)].into_iter().collect(), "{json}");
 }
+
+/// T17: an OCSP response made by `openssl ocsp` (the certificate signs for itself) and stapled
+/// by `openssl s_server -status_file` is seen by the probe and said as information; the same
+/// server without it staples nothing and nothing is said.
+#[test]
+#[ignore = "needs openssl and gnutls-bin: scripts/test runs it with --ignored"]
+fn a_stapled_ocsp_response_is_t17_information() {
+    prerequisites();
+    let pki = Pki::new();
+    std::fs::write(pki.path("index.txt"), "").unwrap();
+    let ok = Command::new("openssl")
+        .args(["ocsp", "-index", &pki.path("index.txt")])
+        .args([
+            "-rsigner",
+            &pki.path("cert.pem"),
+            "-rkey",
+            &pki.path("key.pem"),
+        ])
+        .args([
+            "-CA",
+            &pki.path("cert.pem"),
+            "-issuer",
+            &pki.path("cert.pem"),
+        ])
+        .args(["-cert", &pki.path("cert.pem"), "-ndays", "1"])
+        .args(["-respout", &pki.path("ocsp.der")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl ocsp");
+    let probe = |server: &Server| {
+        let mut config = ProbeConfig::new();
+        config.step_timeout = Duration::from_secs(3);
+        let addr: SocketAddr = ([127, 0, 0, 1], server.port).into();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(mailsec_probe::probe_addr(
+            addr,
+            "mx.example.test",
+            Starttls::None,
+            &config,
+        ))
+    };
+    let stapling = openssl(&pki, &["-status_file", &pki.path("ocsp.der")]);
+    let p = probe(&stapling);
+    assert_eq!(p.tls.as_ref().map(|t| t.ocsp_stapled), Some(true), "{p:?}");
+    let d = mailsec_check::tls_scan::ocsp_finding(&p).expect("a T17 finding");
+    assert_eq!((d.check, d.severity), (Check::T17, Severity::Info));
+    let plain = openssl(&pki, &[]);
+    let p = probe(&plain);
+    assert_eq!(p.tls.as_ref().map(|t| t.ocsp_stapled), Some(false), "{p:?}");
+    assert_eq!(mailsec_check::tls_scan::ocsp_finding(&p), None);
+}
