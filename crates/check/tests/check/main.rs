@@ -469,6 +469,25 @@ async fn start(config: LabConfig) -> Started {
     }
 }
 
+/// A checker context for the lab: its CA, its ports, short timeouts; `connect` adds the probe.
+fn context(lab: &Lab, files: &mailsec_lab::LabFiles, resolver: Resolver, connect: bool) -> Context {
+    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
+    fetch.ports = lab.ports();
+    fetch.timeout = Duration::from_secs(5);
+    let probe = connect.then(|| {
+        let mut probe = mailsec_probe::ProbeConfig::new();
+        probe.ports = lab.ports();
+        probe.connect_timeout = Duration::from_secs(3);
+        probe.step_timeout = Duration::from_secs(5);
+        probe
+    });
+    Context {
+        resolver,
+        fetch,
+        probe,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_is_seen_as_the_table_says() {
     let Started {
@@ -477,18 +496,7 @@ async fn every_scenario_is_seen_as_the_table_says() {
         _dir,
         resolver,
     } = start(LabConfig::default()).await;
-    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
-    fetch.ports = lab.ports();
-    fetch.timeout = Duration::from_secs(3);
-    let mut probe = mailsec_probe::ProbeConfig::new();
-    probe.ports = lab.ports();
-    probe.connect_timeout = Duration::from_secs(3);
-    probe.step_timeout = Duration::from_secs(5);
-    let ctx = Context {
-        resolver,
-        fetch,
-        probe: Some(probe),
-    };
+    let ctx = context(&lab, &files, resolver, true);
     let mut tasks = Vec::new();
     for s in SCENARIOS {
         let ctx = ctx.clone();
@@ -707,13 +715,7 @@ async fn a_policy_host_certificate_near_its_end_is_a_warning() {
         ..LabConfig::default()
     })
     .await;
-    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
-    fetch.ports = lab.ports();
-    let ctx = Context {
-        resolver,
-        fetch,
-        probe: None,
-    };
+    let ctx = context(&lab, &files, resolver, false);
     let r = check_domain(&ctx, &HostName::parse("sts-enforce.test").unwrap()).await;
     let h3: Vec<_> = r
         .findings
@@ -748,16 +750,7 @@ async fn report_endpoints_caa_and_cross_checks() {
         _dir,
         resolver,
     } = start(LabConfig::default()).await;
-    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
-    fetch.ports = lab.ports();
-    fetch.timeout = Duration::from_secs(5);
-    let mut probe = mailsec_probe::ProbeConfig::new();
-    probe.ports = lab.ports();
-    let ctx = Context {
-        resolver,
-        fetch,
-        probe: Some(probe),
-    };
+    let ctx = context(&lab, &files, resolver, true);
     let check = |name: &'static str| {
         let ctx = ctx.clone();
         async move { check_domain(&ctx, &HostName::parse(name).unwrap()).await }
@@ -848,17 +841,7 @@ async fn a_renewal_without_a_next_key_is_a_warning() {
         ..LabConfig::default()
     })
     .await;
-    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
-    fetch.ports = lab.ports();
-    let mut probe = mailsec_probe::ProbeConfig::new();
-    probe.ports = lab.ports();
-    probe.connect_timeout = Duration::from_secs(3);
-    probe.step_timeout = Duration::from_secs(5);
-    let ctx = Context {
-        resolver,
-        fetch,
-        probe: Some(probe),
-    };
+    let ctx = context(&lab, &files, resolver, true);
     let r = check_domain(&ctx, &HostName::parse("dane-ee.test").unwrap()).await;
     let d24: Vec<_> = r
         .findings
@@ -894,19 +877,10 @@ async fn the_tls_scan_finds_no_weakness_in_the_labs_rustls_servers() {
         _dir,
         resolver,
     } = start(LabConfig::default()).await;
-    let mut fetch = FetchConfig::new().with_ca_file(&files.ca).unwrap();
-    fetch.ports = lab.ports();
-    fetch.timeout = Duration::from_secs(3);
-    let mut probe = mailsec_probe::ProbeConfig::new();
-    probe.ports = lab.ports();
-    probe.connect_timeout = Duration::from_secs(3);
-    probe.step_timeout = Duration::from_secs(5);
-    probe.tls_scan = true;
-    let ctx = Context {
-        resolver,
-        fetch,
-        probe: Some(probe),
-    };
+    let mut ctx = context(&lab, &files, resolver, true);
+    if let Some(probe) = ctx.probe.as_mut() {
+        probe.tls_scan = true;
+    }
     let scan_ids = [
         Check::T3,
         Check::T4,
