@@ -5,6 +5,7 @@ pub mod apply;
 pub mod pattern;
 pub mod policy;
 pub mod record;
+pub mod sender;
 
 pub use apply::{PkixFailure, StsConnection, validate_certificate};
 pub use pattern::{MxPattern, PatternError};
