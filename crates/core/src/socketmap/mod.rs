@@ -2,6 +2,7 @@
 //! (`name key`) and replies (`OK data`, `NOTFOUND `, `TEMP`, `TIMEOUT`, `PERM`).
 
 pub mod netstring;
+pub mod policy;
 
 use std::fmt;
 
