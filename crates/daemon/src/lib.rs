@@ -1,0 +1,18 @@
+//! # mailsec-daemon
+//!
+//! The sending MTA's side of MTA-STS (RFC 8461), as a thin shell over the pure state machine of
+//! `mailsec_core::mta_sts::sender` and the reply rules of `mailsec_core::socketmap::policy`:
+//!
+//! - [`resolve::PolicyResolver`]: one lookup = the cache, then the `_mta-sts` TXT lookup and the
+//!   HTTPS fetch the state machine asks for; one resolution per domain however many lookups ask
+//!   at once; background re-checks and refreshes;
+//! - [`dane::gate`]: does DANE go first for this domain (RFC 8461 §2, RFC 7672 §2.2)?
+//! - [`store::EntryStore`]: what the resolver needs of a cache (the backends live in
+//!   `mailsec-sender`).
+
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod dane;
+pub mod resolve;
+pub mod store;

@@ -1,0 +1,1 @@
+//! Integration tests of mailsec-daemon against the lab.
