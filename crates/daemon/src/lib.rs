@@ -13,6 +13,10 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod config;
 pub mod dane;
+pub mod handler;
+pub mod metrics;
 pub mod resolve;
+pub mod server;
 pub mod store;
