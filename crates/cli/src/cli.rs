@@ -89,6 +89,14 @@ pub(crate) enum Command {
     /// Serve the checker as a small web application: a form, the report page, the JSON.
     #[command(after_long_help = WEB_HELP)]
     Web(WebArgs),
+    /// The Postfix policy daemon: MTA-STS for `smtp_tls_policy_maps = socketmap:…`, DANE first.
+    ///
+    /// Answers `OK secure match=… servername=hostname` for an enforce policy, `OK dane` (or
+    /// `dane-only`) when the domain's MX hosts have secure TLSA records, `TEMP` when the DNS
+    /// fails and nothing is cached, `NOTFOUND ` otherwise. With no configuration file it runs
+    /// with the defaults (127.0.0.1:8461, SQLite cache in /var/lib/mailsec).
+    #[command(after_long_help = DAEMON_HELP)]
+    Daemon(DaemonArgs),
     /// List the check catalogue, or explain one check.
     Checks(ChecksArgs),
     /// Print a shell completion script.
@@ -113,6 +121,27 @@ pub(crate) enum StsCommand {
     Lint(StsLintArgs),
     /// Parse and explain _mta-sts TXT records (several: the RFC 8461 §3.1 selection rule).
     Record(RecordArgs),
+    /// Fetch a domain's policy as a sending MTA does: the record, the policy, the cache rule
+    /// that applied, the verdict and the Postfix reply (DANE first).
+    ///
+    /// Exit status: 0 when a policy applies or the domain has none; 1 when the domain publishes
+    /// a record but no valid policy can be had (invalid record, failed fetch, invalid policy);
+    /// 2 when the DNS fails.
+    Fetch(StsFetchArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StsFetchArgs {
+    /// The policy domain.
+    #[arg(value_name = "DOMAIN")]
+    pub(crate) domain: String,
+    /// A policy cache to read and update (`sqlite:PATH`, `redis://…`, `postgres://…`), to see
+    /// which cache rule applies; by default nothing is cached and the policy is fetched.
+    #[arg(long, default_value = "memory:", value_name = "URL")]
+    pub(crate) cache: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -535,6 +564,48 @@ pub(crate) struct DemoArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+const DAEMON_HELP: &str = "\
+Postfix (main.cf):
+  smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix
+  smtp_tls_security_level = dane
+  smtp_dns_support_level = dnssec
+
+The socketmap name (`postfix` above) selects a zone of the configuration; `QUERYwithTLSRPT` adds
+the TLSRPT attributes of Postfix 3.10. Signals: SIGHUP reloads the zones of the configuration
+file; SIGTERM stops accepting connections and lets open ones finish.";
+
+#[derive(Debug, Args)]
+pub(crate) struct DaemonArgs {
+    /// The TOML configuration file (unknown keys are errors). Without it: the defaults.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Where to listen, HOST:PORT or unix:PATH (repeatable; replaces the configuration's list).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Vec<String>,
+    /// The policy cache: memory:, sqlite:PATH (relative: under the state directory),
+    /// redis://…, postgres://… (replaces the configuration's).
+    #[arg(long, value_name = "URL")]
+    pub(crate) cache: Option<String>,
+    /// Where to serve Prometheus metrics, IP:PORT (replaces the configuration's).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<String>,
+    /// Check the configuration and exit (0 when valid, 2 when not).
+    #[arg(long)]
+    pub(crate) check_config: bool,
+    /// Print the TOML equivalent of a postfix-mta-sts-resolver `mta-sts-daemon.yml` and exit.
+    #[arg(long, value_name = "YAML")]
+    pub(crate) import_config: Option<PathBuf>,
+    /// Print every cached policy as JSON Lines and exit.
+    #[arg(long, conflicts_with = "purge")]
+    pub(crate) dump: bool,
+    /// Empty the cache and exit.
+    #[arg(long)]
+    pub(crate) purge: bool,
+    /// Log lines as JSON instead of text.
+    #[arg(long)]
+    pub(crate) log_json: bool,
 }
 
 #[derive(Debug, Args)]

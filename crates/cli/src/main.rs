@@ -38,7 +38,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<Exit> {
     let mut out = io::stdout().lock();
     let exit = match cli.command {
-        Command::Sts(cmd) => cmd::sts::run(cmd, &mut out),
+        Command::Sts(cmd) => cmd::sts::run(cmd, &cli.net, &mut out),
         Command::Tlsrpt(cmd) => cmd::tlsrpt::run(cmd, &mut out),
         Command::Tlsa(cmd) => cmd::tlsa::run(cmd, &cli.net, &mut out),
         Command::Checks(args) => cmd::checks::run(args, &mut out),
@@ -48,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Lab(args) => cmd::lab::lab(args, &mut out),
         Command::Demo(args) => cmd::lab::demo(args, &mut out),
         Command::Web(args) => cmd::web::run(args, &cli.net, &mut out),
+        Command::Daemon(args) => cmd::daemon::run(args, &cli.net, &mut out),
         Command::Completions { shell } => {
             cmd::docs::completions(shell, &mut out)?;
             Ok(Exit::Ok)

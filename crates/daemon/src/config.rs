@@ -208,10 +208,10 @@ impl Config {
         for l in &self.listen {
             ListenAddr::parse(l).map_err(invalid)?;
         }
-        if let Some(m) = &self.metrics {
-            if m.parse::<std::net::SocketAddr>().is_err() {
-                return Err(invalid(format!("metrics `{m}`: expected IP:PORT")));
-            }
+        if let Some(m) = &self.metrics
+            && m.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(invalid(format!("metrics `{m}`: expected IP:PORT")));
         }
         self.socket.mode_bits().map_err(invalid)?;
         for (name, z) in std::iter::once(("default_zone", &self.default_zone))

@@ -101,26 +101,39 @@ async fn mx_state(dns: &Resolver, domain: &HostName) -> MxState {
 }
 
 async fn tlsa_state(dns: &Resolver, host: &str) -> TlsaState {
-    let owner = format!("_25._tcp.{host}");
-    let failed = |what: String| async move {
-        // RFC 7672 §2.2.2: TLSA records are looked up only for hosts whose address records are
-        // secure. A failed TLSA lookup under an insecure host does not matter; one under a
-        // secure (or failing) host does.
-        match dns.ipv4(host).await {
-            Ok(r) if r.security() == Security::Insecure => TlsaState::None,
-            _ => TlsaState::Failed(what),
-        }
-    };
-    match dns.tlsa(&owner).await {
-        Err(e) => failed(format!("TLSA {owner}: {}", describe(&e))).await,
+    // RFC 7672 §2.2.2: the address records first; TLSA records count only behind secure ones.
+    let canonical = match dns.ipv4(host).await {
+        Err(e) => return TlsaState::Failed(format!("A {host}: {}", describe(&e))),
         Ok(r) if r.security() == Security::Bogus => {
-            failed(format!("TLSA {owner}: DNSSEC validation failed (bogus)")).await
+            return TlsaState::Failed(format!("A {host}: DNSSEC validation failed (bogus)"));
         }
-        Ok(Response::Records(a)) if a.security == Security::Secure && !a.records.is_empty() => {
-            TlsaState::Secure
-        }
-        Ok(_) => TlsaState::None,
+        Ok(r) if r.security() != Security::Secure => return TlsaState::None,
+        Ok(Response::Records(a)) => a.canonical_name,
+        // A secure denial of A (an IPv6-only host): its own name.
+        Ok(_) => host.to_owned(),
+    };
+    // RFC 7672 §2.2.3: behind a secure CNAME, the TLSA records of the expanded name first,
+    // then those of the original name.
+    let mut names = vec![host.to_owned()];
+    if canonical != host {
+        names.insert(0, canonical);
     }
+    for name in names {
+        let owner = format!("_25._tcp.{name}");
+        match dns.tlsa(&owner).await {
+            Err(e) => return TlsaState::Failed(format!("TLSA {owner}: {}", describe(&e))),
+            Ok(r) if r.security() == Security::Bogus => {
+                return TlsaState::Failed(format!(
+                    "TLSA {owner}: DNSSEC validation failed (bogus)"
+                ));
+            }
+            Ok(Response::Records(a)) if a.security == Security::Secure && !a.records.is_empty() => {
+                return TlsaState::Secure;
+            }
+            Ok(_) => {}
+        }
+    }
+    TlsaState::None
 }
 
 fn describe(e: &LookupError) -> String {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use mailsec_core::HostName;
@@ -88,7 +88,7 @@ const GATE_CACHE_MAX: usize = 100_000;
 pub struct PolicyHandler {
     resolver: PolicyResolver,
     dns: Resolver,
-    zones: Arc<Zones>,
+    zones: RwLock<Arc<Zones>>,
     gates: Mutex<HashMap<String, (DaneGate, Instant)>>,
     metrics: Arc<Metrics>,
 }
@@ -104,7 +104,7 @@ impl PolicyHandler {
         Arc::new(Self {
             resolver,
             dns,
-            zones: Arc::new(zones),
+            zones: RwLock::new(Arc::new(zones)),
             gates: Mutex::new(HashMap::new()),
             metrics,
         })
@@ -147,6 +147,21 @@ impl PolicyHandler {
         }
     }
 
+    /// The zones in force.
+    pub fn zones(&self) -> Arc<Zones> {
+        self.zones
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |z| z.clone())
+    }
+
+    /// Replaces the zones (configuration reload); lookups in progress keep the old ones.
+    pub fn set_zones(&self, zones: Zones) {
+        match self.zones.write() {
+            Ok(mut z) => *z = Arc::new(zones),
+            Err(p) => *p.into_inner() = Arc::new(zones),
+        }
+    }
+
     async fn gate(&self, domain: &HostName) -> DaneGate {
         if let Some((g, at)) = self
             .gates
@@ -185,7 +200,7 @@ impl Handler for PolicyHandler {
         let this = self;
         Box::pin(async move {
             let started = Instant::now();
-            let zone = this.zones.for_name(&request.name);
+            let zone = this.zones().for_name(&request.name);
             let r = this.answer(zone, &request.key).await;
             this.metrics.lookup(&r, started.elapsed());
             r

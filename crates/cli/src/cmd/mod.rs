@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod checks;
+pub(crate) mod daemon;
 pub(crate) mod dane;
 pub(crate) mod dns;
 pub(crate) mod docs;
@@ -10,6 +11,7 @@ pub(crate) mod lab;
 pub(crate) mod net;
 pub(crate) mod report_text;
 pub(crate) mod sts;
+pub(crate) mod sts_fetch;
 pub(crate) mod tlsa;
 pub(crate) mod tlsrpt;
 pub(crate) mod web;

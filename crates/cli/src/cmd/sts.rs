@@ -8,15 +8,16 @@ use mailsec_core::mta_sts::{self, Policy};
 use mailsec_core::{Diagnostic, HostName, Linted};
 use serde::Serialize;
 
-use crate::cli::{RecordArgs, StsCommand, StsLintArgs};
+use crate::cli::{NetArgs, RecordArgs, StsCommand, StsLintArgs};
 use crate::cmd::{read_input, source_name};
 use crate::exit::Exit;
 use crate::output;
 
-pub(crate) fn run(cmd: StsCommand, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub(crate) fn run(cmd: StsCommand, net: &NetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match cmd {
         StsCommand::Lint(args) => lint(args, out),
         StsCommand::Record(args) => record(args, out),
+        StsCommand::Fetch(args) => crate::cmd::sts_fetch::run(args, net, out),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod bulk;
 mod checkdmarc;
+mod daemon;
 mod dns;
 mod docs;
 mod lab;

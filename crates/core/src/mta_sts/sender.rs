@@ -503,6 +503,9 @@ pub enum Reason {
 }
 
 /// What to do after discovery.
+// A value returned once per resolution and matched at once: boxing `Done` would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum Step {
     /// Fetch the body, then call [`after_fetch`] with this id.
