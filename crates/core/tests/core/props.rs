@@ -321,3 +321,110 @@ proptest! {
         prop_assert_eq!(body_len + 4, message.len());
     }
 }
+
+/// One event in the life of a cached policy, for the sender's state machine.
+#[derive(Clone, Debug)]
+enum Event {
+    /// Time passes.
+    Wait(u64),
+    /// A lookup: plan, and resolve when asked, with this discovery and this fetch result.
+    Lookup(u8, u8),
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        (0u64..200_000).prop_map(Event::Wait),
+        (any::<u8>(), any::<u8>()).prop_map(|(d, f)| Event::Lookup(d, f)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Postfix socketmap keys: never a panic; an accepted key gives a normal-form domain that
+    /// is accepted again unchanged (idempotent).
+    #[test]
+    fn socketmap_keys(key in "\\PC{0,300}", bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
+        use mailsec_core::socketmap::policy::policy_domain;
+        if let Ok(d) = policy_domain(&key) {
+            let s = d.as_str();
+            prop_assert!(s.is_ascii() && !s.ends_with('.') && s == s.to_ascii_lowercase(), "{s}");
+            let again = policy_domain(s).unwrap();
+            prop_assert_eq!(again.as_str(), s);
+        }
+        let _ = policy_domain(&String::from_utf8_lossy(&bytes));
+    }
+
+    /// Stored cache entries come from a shared store: arbitrary JSON never panics.
+    #[test]
+    fn cache_entries_from_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300), body in policy_like()) {
+        use mailsec_core::mta_sts::sender::Entry;
+        let _ = serde_json::from_slice::<Entry>(&bytes);
+        let json = serde_json::json!({
+            "policy": {"id": "a1", "body": String::from_utf8_lossy(&body), "fetched_at": 1, "refresh_at": 2},
+            "status": {"status": "ok"}, "checked_at": 1, "failures": 0, "retry_at": 0
+        });
+        // Accepted exactly when the body is a valid policy.
+        let parsed = serde_json::from_value::<Entry>(json);
+        prop_assert_eq!(parsed.is_ok(), Policy::parse(String::from_utf8_lossy(&body).as_bytes()).is_ok());
+    }
+
+    /// RFC 8461 §3.3, §5.1 and §10.2 over any history: a cached policy is applied only before
+    /// `max_age` has run out since its last successful fetch, and one that was fetched is
+    /// applied (not "no policy", not TEMP) until then, whatever the DNS and the policy host do.
+    #[test]
+    fn the_sender_never_applies_an_expired_policy_nor_drops_a_live_one(events in proptest::collection::vec(event(), 1..60)) {
+        use mailsec_core::mta_sts::record::PolicyId;
+        use mailsec_core::mta_sts::sender::{self, Discovery, Fetch, Failure, Outcome, Plan, Reason, Rules, Step, StsFailure};
+        let rules = Rules::default();
+        let mut now: u64 = 1_800_000_000;
+        let mut entry = None;
+        for e in events {
+            match e {
+                Event::Wait(s) => now += s,
+                Event::Lookup(d, f) => {
+                    let live_before = entry.as_ref().and_then(|e: &sender::Entry| e.live_policy(now).cloned());
+                    let outcome = match sender::plan(entry.as_ref(), now, &rules) {
+                        Plan::Answer { outcome, .. } => outcome,
+                        Plan::Resolve => {
+                            let id = PolicyId::new(["a1", "b2", "c3"][usize::from(d % 3)]).unwrap();
+                            let discovery = match d % 7 {
+                                0 => Discovery::NoRecord,
+                                1 => Discovery::Invalid("two records".into()),
+                                2 => Discovery::Failed("SERVFAIL".into()),
+                                _ => Discovery::Record(id),
+                            };
+                            match sender::after_discovery(entry.as_ref(), discovery, Reason::Lookup, now) {
+                                Step::Done { entry: next, outcome } => {
+                                    entry = Some(next);
+                                    outcome
+                                }
+                                Step::Fetch { id, rule } => {
+                                    let max_age = [60u64, 3_600, 86_400, 604_800][usize::from(f % 4)];
+                                    let fetch = match f % 5 {
+                                        0 => Fetch::Failed(Failure { result_type: StsFailure::StsPolicyFetchError, reason: "404".into() }),
+                                        1 => Fetch::Body(b"version: STSv1\nmode: enforce\n".to_vec()),
+                                        _ => Fetch::Body(format!("version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: {max_age}\n").into_bytes()),
+                                    };
+                                    let done = sender::after_fetch(entry.as_ref(), id, rule, fetch, now, &rules, f64::from(f) / 256.0);
+                                    entry = Some(done.entry);
+                                    done.outcome
+                                }
+                            }
+                        }
+                    };
+                    match &outcome {
+                        Outcome::Policy { policy, .. } => {
+                            prop_assert!(now < policy.expires_at(), "expired policy applied at {now}: {policy:?}");
+                            prop_assert!(policy.fetched_at <= now);
+                        }
+                        Outcome::NoPolicy { .. } | Outcome::Temp { .. } => {
+                            // A live policy before the lookup is never dropped by it.
+                            prop_assert!(live_before.is_none(), "live policy dropped: {outcome:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
