@@ -84,6 +84,7 @@ const EXPECTED: &[(&str, &str)] = &[
 struct Daemon {
     child: Child,
     addr: String,
+    metrics: Option<String>,
 }
 
 impl Drop for Daemon {
@@ -108,13 +109,21 @@ fn start_daemon(lab: &RunningLab, args: &[&str]) -> Daemon {
     let first = lines.next().expect("mailsec daemon ended early").unwrap();
     std::thread::spawn(move || lines.for_each(drop));
     // `mailsec daemon: listening on 127.0.0.1:PORT[, ...]`
-    let addr = first
+    let rest = first
         .split("listening on ")
         .nth(1)
-        .and_then(|rest| rest.split(", ").next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_owned();
-    Daemon { child, addr }
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
+    let addr = rest.split(", ").next().unwrap_or_default().to_owned();
+    let metrics = rest.split(", ").find_map(|p| {
+        p.strip_prefix("metrics http://")
+            .and_then(|a| a.strip_suffix("/metrics"))
+            .map(str::to_owned)
+    });
+    Daemon {
+        child,
+        addr,
+        metrics,
+    }
 }
 
 fn netstring(payload: &str) -> Vec<u8> {
@@ -395,4 +404,245 @@ fn sts_fetch_shows_the_record_the_policy_the_rule_and_the_reply() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verdict"], "temp");
     assert!(v["reply"].as_str().unwrap().starts_with("TEMP "), "{v}");
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The value of one sample line `name{labels} value` of a Prometheus text page.
+fn sample(page: &str, name_and_labels: &str) -> f64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_reload_on_sighup_and_drain_on_sigterm() {
+    let lab = start_lab();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("daemon.toml");
+    std::fs::write(&config, "[default_zone]\nstrict_testing = false\n").unwrap();
+    let d = start_daemon(
+        &lab,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+    );
+    let mut s = connect(&d);
+    let ask = |s: &mut TcpStream, req: &str| {
+        s.write_all(&netstring(req)).unwrap();
+        read_reply(s)
+    };
+    assert_eq!(ask(&mut s, "postfix sts-testing.test"), "NOTFOUND ");
+    assert_eq!(
+        ask(&mut s, "postfix sts-enforce.test"),
+        "OK secure match=mx.sts-enforce.test servername=hostname"
+    );
+    assert_eq!(
+        ask(&mut s, "postfix sts-enforce.test"),
+        "OK secure match=mx.sts-enforce.test servername=hostname"
+    );
+    assert_eq!(ask(&mut s, "postfix dane-ee.test"), "OK dane");
+    assert!(ask(&mut s, "postfix sts-txt-servfail.test").starts_with("TEMP "));
+    assert_eq!(ask(&mut s, "postfix sts-404.test"), "NOTFOUND ");
+
+    // Metrics: the lookups by reply, cache hits and misses, fetches by outcome.
+    let metrics_addr = d.metrics.clone().expect("--metrics address printed");
+    let page = http_get(&metrics_addr, "/metrics");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert_eq!(
+        sample(&page, "mailsec_sts_lookups_total{reply=\"secure\"}"),
+        2.0,
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "mailsec_sts_lookups_total{reply=\"notfound\"}"),
+        2.0,
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "mailsec_sts_lookups_total{reply=\"dane\"}"),
+        1.0,
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "mailsec_sts_lookups_total{reply=\"temp\"}"),
+        1.0,
+        "{page}"
+    );
+    // sts-enforce's second lookup came from the cache.
+    assert!(
+        sample(&page, "mailsec_sts_cache_total{result=\"hit\"}") >= 1.0,
+        "{page}"
+    );
+    assert_eq!(
+        sample(
+            &page,
+            "mailsec_sts_fetches_total{outcome=\"sts-policy-fetch-error\"}"
+        ),
+        1.0,
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "mailsec_sts_fetches_total{outcome=\"ok\"}"),
+        2.0,
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "mailsec_sts_policy_changes_total"),
+        2.0,
+        "{page}"
+    );
+    assert_eq!(
+        sample(&page, "mailsec_sts_lookup_seconds_count"),
+        6.0,
+        "{page}"
+    );
+    assert!(http_get(&metrics_addr, "/other").starts_with("HTTP/1.1 404"));
+
+    // SIGHUP: the zones of the file are reloaded; a broken file keeps the running ones.
+    let hup = || {
+        let ok = Command::new("kill")
+            .args(["-HUP", &d.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    std::fs::write(&config, "[default_zone]\nstrict_testing = true\n").unwrap();
+    hup();
+    assert_eq!(
+        ask(&mut s, "postfix sts-testing.test"),
+        "OK secure match=mx.sts-testing.test servername=hostname"
+    );
+    std::fs::write(&config, "[default_zone]\nstrict_testing = maybe\n").unwrap();
+    hup();
+    assert_eq!(
+        ask(&mut s, "postfix sts-testing.test"),
+        "OK secure match=mx.sts-testing.test servername=hostname"
+    );
+
+    // SIGTERM: a request in progress (the slow policy host takes the whole 3 s fetch
+    // timeout) is still answered, then the daemon exits 0 and accepts nothing more.
+    let mut slow = connect(&d);
+    slow.write_all(&netstring("postfix sts-slow.test")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let ok = Command::new("kill")
+        .args(["-TERM", &d.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert_eq!(read_reply(&mut slow), "NOTFOUND ");
+    let mut d = d;
+    let status = d.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(TcpStream::connect(&d.addr).is_err());
+}
+
+#[test]
+fn bad_clients_affect_only_themselves() {
+    let lab = start_lab();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("daemon.toml");
+    std::fs::write(&config, "[limits]\nwrite_timeout = 1\nidle_timeout = 2\n").unwrap();
+    let d = start_daemon(
+        &lab,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let closed = |s: &mut TcpStream| {
+        let mut rest = Vec::new();
+        matches!(s.read_to_end(&mut rest), Ok(0) | Err(_))
+    };
+    // A key longer than the request limit: that connection is closed before it is read.
+    let mut big = connect(&d);
+    big.write_all(format!("100000:postfix {}", "a".repeat(1000)).as_bytes())
+        .unwrap();
+    assert!(closed(&mut big));
+    // A key that is not UTF-8: a defined reply, the connection stays.
+    let mut bin = connect(&d);
+    bin.write_all(b"10:postfix \xff\xfe,").unwrap();
+    assert!(read_reply(&mut bin).starts_with("PERM "));
+    bin.write_all(&netstring("postfix plain.test")).unwrap();
+    assert_eq!(read_reply(&mut bin), "NOTFOUND ");
+    // A client that sends without ever reading: its replies (long ones, with the TLSRPT
+    // attributes) fill the socket buffers, the write times out after 1 s and that connection
+    // is closed.
+    let mut warm = connect(&d);
+    warm.write_all(&netstring("QUERYwithTLSRPT sts-enforce.test"))
+        .unwrap();
+    let long = read_reply(&mut warm);
+    assert!(long.len() > 200, "{long}");
+    let mut greedy = connect(&d);
+    let burst: Vec<u8> = (0..20_000)
+        .flat_map(|_| netstring("QUERYwithTLSRPT sts-enforce.test"))
+        .collect();
+    let writer = {
+        let mut g = greedy.try_clone().unwrap();
+        g.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..20 {
+                if let Err(e) = g.write_all(&burst) {
+                    return Some(e.kind());
+                }
+            }
+            None
+        })
+    };
+    // Meanwhile another client is served.
+    let mut other = connect(&d);
+    other.write_all(&netstring("postfix dane-ee.test")).unwrap();
+    assert_eq!(read_reply(&mut other), "OK dane");
+    // The daemon closed the connection (reset or broken pipe), not the client's own timeout.
+    let ended = writer.join().unwrap();
+    assert!(
+        matches!(
+            ended,
+            Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)
+        ),
+        "{ended:?}"
+    );
+    greedy
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Reading now drains what the kernel buffered, then the close.
+    let mut sink = Vec::new();
+    let _ = greedy.read_to_end(&mut sink);
+    assert!(
+        sink.len() < 20 * 20_000 * "9:NOTFOUND ,".len(),
+        "every reply was written"
+    );
+    // An idle connection is closed after idle_timeout (2 s here, 9 s by default).
+    let mut idle = connect(&d);
+    let t = std::time::Instant::now();
+    assert!(closed(&mut idle));
+    assert!(
+        t.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        t.elapsed()
+    );
+    // And the daemon still answers.
+    let mut last = connect(&d);
+    last.write_all(&netstring("postfix sts-enforce.test"))
+        .unwrap();
+    assert!(read_reply(&mut last).starts_with("OK secure "));
 }
