@@ -359,6 +359,15 @@ fn import_config_prints_toml_the_daemon_accepts() {
         stdout(&c)
     );
     assert!(stdout(&c).contains("1 named zone"), "{}", stdout(&c));
+    // The example configuration shipped in contrib/ is valid.
+    let example = crate::testdata("../contrib/daemon.toml");
+    let c = crate::mailsec(&[
+        "daemon",
+        "--config",
+        example.to_str().unwrap(),
+        "--check-config",
+    ]);
+    assert_eq!(c.status.code(), Some(0), "{}", stderr(&c));
 }
 
 #[test]
