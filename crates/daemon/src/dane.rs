@@ -108,7 +108,8 @@ async fn tlsa_state(dns: &Resolver, host: &str) -> TlsaState {
             return TlsaState::Failed(format!("A {host}: DNSSEC validation failed (bogus)"));
         }
         Ok(r) if r.security() != Security::Secure => return TlsaState::None,
-        Ok(Response::Records(a)) => a.canonical_name,
+        // The canonical name may come fully qualified.
+        Ok(Response::Records(a)) => a.canonical_name.trim_end_matches('.').to_ascii_lowercase(),
         // A secure denial of A (an IPv6-only host): its own name.
         Ok(_) => host.to_owned(),
     };

@@ -171,7 +171,64 @@ impl StopSignals {
 #[derive(Serialize)]
 struct DemoEntry {
     expected: String,
+    /// What `mailsec daemon` answers Postfix for the domain (socketmap, DANE first).
+    daemon_reply: String,
     report: mailsec_check::DomainReport,
+}
+
+/// `mailsec daemon` in process on a free loopback port, asked over a real socketmap
+/// connection, as Postfix's `smtp_tls_policy_maps` would: one reply per domain, in order.
+async fn daemon_replies(
+    ctx: &mailsec_check::Context,
+    domains: &[String],
+) -> anyhow::Result<Vec<String>> {
+    use mailsec_daemon::server::{ListenAddr, Listener, ServerLimits, serve};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let resolver = mailsec_daemon::resolve::PolicyResolver::new(
+        std::sync::Arc::new(mailsec_daemon::resolve::DnsHttps {
+            dns: ctx.resolver.clone(),
+            fetch: ctx.fetch.clone(),
+        }),
+        std::sync::Arc::new(mailsec_daemon::store::MemoryStore::default()),
+        std::sync::Arc::new(mailsec_daemon::clock::SystemClock),
+        mailsec_daemon::resolve::ResolverConfig::default(),
+        std::sync::Arc::new(mailsec_daemon::resolve::NoObserver),
+    );
+    let handler = mailsec_daemon::handler::PolicyHandler::new(
+        resolver,
+        ctx.resolver.clone(),
+        mailsec_daemon::handler::Zones::default(),
+        std::sync::Arc::new(mailsec_daemon::metrics::Metrics::new()),
+    );
+    let listener = Listener::bind(&ListenAddr::Tcp("127.0.0.1:0".into())).await?;
+    let addr = listener.local_addr();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(serve(listener, handler, ServerLimits::default(), stopped));
+    let mut conn = tokio::net::TcpStream::connect(&addr).await?;
+    let mut request = Vec::new();
+    for d in domains {
+        mailsec_core::socketmap::encode(format!("postfix {d}").as_bytes(), &mut request);
+    }
+    conn.write_all(&request).await?;
+    let (mut buf, mut replies) = (Vec::new(), Vec::new());
+    while replies.len() < domains.len() {
+        match mailsec_core::socketmap::decode(&buf, mailsec_core::socketmap::MAX_REPLY_LEN)? {
+            Some(frame) => {
+                replies.push(String::from_utf8_lossy(frame.payload(&buf)).into_owned());
+                buf.drain(..frame.consumed);
+            }
+            None => {
+                let mut chunk = [0u8; 4096];
+                let n = conn.read(&mut chunk).await?;
+                anyhow::ensure!(n > 0, "the daemon closed the connection");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+    drop(conn);
+    let _ = stop.send(true);
+    let _ = server.await;
+    Ok(replies)
 }
 
 pub(crate) fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -201,7 +258,9 @@ pub(crate) fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<Exit> 
             writeln!(out, "Checking {} of them as a sender would see them.\n", DEMO.len())?;
         }
         let mut entries = Vec::new();
-        for name in DEMO {
+        let domains: Vec<String> = DEMO.iter().filter_map(|n| Scenario::find(n)).map(Scenario::domain).collect();
+        let replies = daemon_replies(&ctx, &domains).await?;
+        for (name, daemon_reply) in DEMO.iter().zip(replies) {
             let Some(s) = Scenario::find(name) else { continue };
             let domain = HostName::parse(&s.domain())?;
             let report = mailsec_check::check_domain(&ctx, &domain).await;
@@ -209,11 +268,16 @@ pub(crate) fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<Exit> 
                 let note = format!("{} -- a conformant sender must: {}", s.exercises, s.expected.label());
                 check::print_report(out, &report, Some(&note))?;
             }
-            entries.push(DemoEntry { expected: s.expected.label(), report });
+            entries.push(DemoEntry { expected: s.expected.label(), daemon_reply, report });
         }
         if args.json {
             output::json(out, &entries)?;
         } else {
+            writeln!(out, "What `mailsec daemon` answers Postfix (smtp_tls_policy_maps = socketmap:inet:...:postfix), DANE first:")?;
+            for e in &entries {
+                writeln!(out, "  {:<24} {}", e.report.domain, e.daemon_reply)?;
+            }
+            writeln!(out)?;
             writeln!(out, "Run `mailsec lab` to explore all {} scenarios by hand.", SCENARIOS.len())?;
         }
         Ok(Exit::Ok)

@@ -43,6 +43,21 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
     assert_eq!(good["report"]["sts_policy"]["mode"], "enforce");
     assert!(codes(by_domain("sts-html.test")).contains(&"H6/error".to_owned()));
     assert!(codes(by_domain("dane-bogus-tlsa.test")).contains(&"D2/error".to_owned()));
+    // What `mailsec daemon` answers Postfix for each: DANE first, TEMP on a bogus TLSA RRset,
+    // the enforce policy whose MX Postfix will then refuse, nothing for a policy served as HTML.
+    assert_eq!(good["daemon_reply"], "OK dane");
+    assert_eq!(
+        by_domain("sts-mx-mismatch.test")["daemon_reply"],
+        "OK secure match=other.sts-mx-mismatch.test servername=hostname"
+    );
+    assert_eq!(by_domain("sts-html.test")["daemon_reply"], "NOTFOUND ");
+    assert!(
+        by_domain("dane-bogus-tlsa.test")["daemon_reply"]
+            .as_str()
+            .unwrap()
+            .starts_with("TEMP TLSA _25._tcp.mx.dane-bogus-tlsa.test: ")
+    );
+    assert_eq!(by_domain("dane-ee-wrong.test")["daemon_reply"], "OK dane");
     // Every field of a report and of a finding is documented in docs/check-json.md, under the
     // schema version the report names.
     let doc = std::fs::read_to_string(concat!(
@@ -149,6 +164,8 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
         "== sts-mx-mismatch.test: a conformant sender would defer (validation-failure)",
         "-- MTA-STS: enforce (id 20261129T000000",
         "fix: Add mx: mx.sts-mx-mismatch.test to the policy",
+        "What `mailsec daemon` answers Postfix",
+        "  dane-and-sts.test        OK dane",
     ] {
         assert!(
             human.contains(computed),
