@@ -250,6 +250,23 @@ async fn resolve(inner: &Inner, domain: &HostName, why: Reason) -> (Outcome, Tra
     let mut trace = Trace::default();
     let entry = inner.store.get(domain.as_str()).await;
     let discovery = inner.source.discover(domain).await;
+    match &discovery {
+        Discovery::Invalid(reason) => {
+            tracing::info!(
+                domain = domain.as_str(),
+                reason = reason.as_str(),
+                "invalid MTA-STS record: no policy"
+            );
+        }
+        Discovery::Failed(reason) => {
+            tracing::warn!(
+                domain = domain.as_str(),
+                reason = reason.as_str(),
+                "MTA-STS record lookup failed"
+            );
+        }
+        Discovery::Record(_) | Discovery::NoRecord => {}
+    }
     trace.discovery = Some(discovery.clone());
     let now = inner.clock.now();
     let step = sender::after_discovery(entry.as_ref(), discovery, why, now);
@@ -277,6 +294,19 @@ async fn resolve(inner: &Inner, domain: &HostName, why: Reason) -> (Outcome, Tra
     // A body that does not parse is a failed fetch too (`sts-policy-invalid`).
     let fetch_result = match &done.entry.status {
         Status::FetchFailed { failure, reason } => {
+            // RFC 8461 §10.2: repeated refresh failures deserve attention well before the
+            // cached policy expires (except for mode none).
+            let kept = done.entry.live_policy(now);
+            tracing::warn!(
+                domain = domain.as_str(),
+                result_type = failure.as_str(),
+                reason = reason.as_str(),
+                failures = done.entry.failures,
+                retry_in = done.entry.retry_at.saturating_sub(now),
+                cached_policy_expires_in = kept.map_or(0, |p| p.expires_at().saturating_sub(now)),
+                cached_mode = kept.map_or("-", |p| p.policy.mode.as_str()),
+                "MTA-STS policy fetch failed"
+            );
             trace.fetched = Some(Err(Failure {
                 result_type: *failure,
                 reason: reason.clone(),
