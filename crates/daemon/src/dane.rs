@@ -45,7 +45,7 @@ pub enum TlsaState {
 pub fn decide(mx: &MxState, tlsa: &[(String, TlsaState)]) -> DaneGate {
     match mx {
         MxState::Insecure => return DaneGate::NotDane,
-        MxState::Failed(reason) => return DaneGate::Failed(reason.clone()),
+        MxState::Failed(reason) => return DaneGate::MxFailed(reason.clone()),
         MxState::Secure(_) | MxState::SecureNoMx => {}
     }
     if tlsa.iter().any(|(_, t)| *t == TlsaState::Secure) {
@@ -157,7 +157,7 @@ mod tests {
         );
         assert_eq!(
             decide(&MxState::Failed("MX x: SERVFAIL".into()), &[]),
-            DaneGate::Failed("MX x: SERVFAIL".into())
+            DaneGate::MxFailed("MX x: SERVFAIL".into())
         );
     }
 

@@ -124,7 +124,7 @@ impl PolicyHandler {
                 DaneMode::Off => DaneGate::NotDane,
                 DaneMode::Dane | DaneMode::DaneOnly => self.gate(&domain).await,
             };
-            let sts = if gate == DaneGate::NotDane {
+            let sts = if matches!(gate, DaneGate::NotDane | DaneGate::MxFailed(_)) {
                 self.resolver.lookup(&domain).await
             } else {
                 // DANE decides (or its failure does): no MTA-STS lookup is needed.
@@ -169,7 +169,7 @@ impl PolicyHandler {
             .ok()
             .and_then(|m| m.get(domain.as_str()).cloned())
         {
-            let ttl = if matches!(g, DaneGate::Failed(_)) {
+            let ttl = if matches!(g, DaneGate::Failed(_) | DaneGate::MxFailed(_)) {
                 GATE_FAILED_TTL
             } else {
                 GATE_TTL

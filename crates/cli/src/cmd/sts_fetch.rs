@@ -158,7 +158,7 @@ pub(crate) fn run(
             dane: match &gate {
                 DaneGate::Dane => "dane".to_owned(),
                 DaneGate::NotDane => "not-dane".to_owned(),
-                DaneGate::Failed(r) => format!("failed: {r}"),
+                DaneGate::Failed(r) | DaneGate::MxFailed(r) => format!("failed: {r}"),
             },
             reply: reply(&domain, &gate, &outcome, ReplyOptions::default()).to_string(),
         };

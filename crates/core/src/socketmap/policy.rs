@@ -83,9 +83,12 @@ pub enum DaneGate {
     Dane,
     /// No DANE: the MX RRset is insecure, or no host has TLSA records. MTA-STS decides.
     NotDane,
-    /// The MX or a TLSA lookup failed (SERVFAIL, timeout, bogus): neither DANE nor a fall back
-    /// to MTA-STS may be assumed.
+    /// A TLSA lookup (or the address lookup before it) failed (SERVFAIL, timeout, bogus) and no
+    /// host has usable DANE records: neither DANE nor a fall back to MTA-STS may be assumed.
     Failed(String),
+    /// The MX lookup itself failed: whether DANE applies is unknown. A cached MTA-STS policy
+    /// still applies (RFC 8461 §5.1); without one the lookup is temporary.
+    MxFailed(String),
 }
 
 /// Per-zone reply options (a zone is the socketmap name, or the default).
@@ -117,7 +120,8 @@ impl Default for ReplyOptions {
 /// - `dane` (or `dane-only`) when DANE applies; `TEMP` when its lookups failed;
 /// - `secure match=… servername=hostname` for an `enforce` policy (and `testing` under
 ///   `strict_testing`), with the TLSRPT attributes when asked;
-/// - `TEMP` when discovery failed with nothing cached;
+/// - `TEMP` when discovery failed with nothing cached, and when the MX lookup failed unless an
+///   MTA-STS policy applies;
 /// - `NOTFOUND ` otherwise: no policy, `testing`, `none`, or a fetch that failed with nothing
 ///   cached (RFC 8461 §3.3: then the domain is treated as having no policy).
 pub fn reply(domain: &HostName, dane: &DaneGate, sts: &Outcome, opts: ReplyOptions) -> Reply {
@@ -126,23 +130,35 @@ pub fn reply(domain: &HostName, dane: &DaneGate, sts: &Outcome, opts: ReplyOptio
             return Reply::Ok(if opts.dane_only { "dane-only" } else { "dane" }.to_owned());
         }
         DaneGate::Failed(reason) => return Reply::Temp(one_line(reason)),
+        DaneGate::MxFailed(reason) => {
+            return match sts {
+                Outcome::Policy { policy, .. } if applies(policy, opts) => {
+                    Reply::Ok(secure(domain, policy, opts))
+                }
+                _ => Reply::Temp(one_line(reason)),
+            };
+        }
         DaneGate::NotDane => {}
     }
     match sts {
         Outcome::Temp { reason } => Reply::Temp(one_line(reason)),
         Outcome::NoPolicy { .. } => Reply::NotFound,
         Outcome::Policy { policy, .. } => {
-            let applies = match policy.policy.mode {
-                Mode::Enforce => true,
-                Mode::Testing => opts.strict_testing,
-                Mode::None => false,
-            };
-            if applies {
+            if applies(policy, opts) {
                 Reply::Ok(secure(domain, policy, opts))
             } else {
                 Reply::NotFound
             }
         }
+    }
+}
+
+/// Does the policy make TLS mandatory: `enforce`, or `testing` under `strict_testing`?
+fn applies(cached: &CachedPolicy, opts: ReplyOptions) -> bool {
+    match cached.policy.mode {
+        Mode::Enforce => true,
+        Mode::Testing => opts.strict_testing,
+        Mode::None => false,
     }
 }
 
@@ -319,6 +335,30 @@ mod tests {
                 ReplyOptions::default()
             ),
             Reply::Temp("TLSA _25._tcp.mx1.example.com: bogus ".into())
+        );
+    }
+
+    #[test]
+    fn a_failed_mx_lookup_keeps_an_enforce_policy_and_is_temp_otherwise() {
+        let dom = d("example.com");
+        let mx = DaneGate::MxFailed("MX example.com: SERVFAIL".into());
+        assert_eq!(
+            reply(&dom, &mx, &outcome(ENFORCE), ReplyOptions::default()).to_string(),
+            "OK secure match=mx1.example.com:.example.net servername=hostname"
+        );
+        let no = Outcome::NoPolicy {
+            rule: Rule::NoRecord,
+            failure: None,
+            reason: "no record".into(),
+        };
+        assert_eq!(
+            reply(&dom, &mx, &no, ReplyOptions::default()).to_string(),
+            "TEMP MX example.com: SERVFAIL"
+        );
+        let testing = outcome(&ENFORCE.replace("enforce", "testing"));
+        assert_eq!(
+            reply(&dom, &mx, &testing, ReplyOptions::default()).to_string(),
+            "TEMP MX example.com: SERVFAIL"
         );
     }
 
