@@ -1,0 +1,127 @@
+//! The evaluator against the vectors of `testdata/pwprotect/vectors.json` (every example of the
+//! research note, written down by hand), and property tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use proptest::prelude::*;
+use pwprotect_core::{Identity, Policy, Profile, evaluate, normalize, within_one};
+use serde_json::Value;
+
+fn vectors() -> Vec<Value> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/pwprotect/vectors.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+fn profile(v: &Value) -> Profile {
+    match v["profile"].as_str() {
+        Some("extended") => Profile::Extended,
+        _ => Profile::Compatible,
+    }
+}
+
+#[test]
+fn every_vector() {
+    let all = vectors();
+    assert!(all.len() >= 20);
+    let mut evaluated = 0;
+    for v in &all {
+        let source = v["source"].as_str().unwrap();
+        if let Some(input) = v["normalize"].as_str() {
+            assert_eq!(
+                normalize(input, profile(v)),
+                v["normalized"].as_str().unwrap(),
+                "{source}"
+            );
+            continue;
+        }
+        let mut policy = Policy::new(strs(&v["global"]), strs(&v["custom"]), profile(v)).unwrap();
+        if let Some(t) = v["threshold"].as_u64() {
+            policy.threshold = u32::try_from(t).unwrap();
+        }
+        policy.strict = v["strict"].as_bool().unwrap_or(false);
+        let identity = Identity {
+            account: v["account"].as_str(),
+            full_name: v["full_name"].as_str(),
+            upn: v["upn"].as_str(),
+        };
+        let verdict = evaluate(&policy, v["password"].as_str().unwrap(), &identity);
+        let got = serde_json::json!({
+            "verdict": if verdict.accepted { "accept" } else { "reject" },
+            "score": verdict.score,
+            "reason": verdict.reason.map(|r| r.as_str()),
+            "terms": verdict.terms,
+        });
+        let want = serde_json::json!({
+            "verdict": v["verdict"], "score": v["score"], "reason": v["reason"], "terms": v["terms"],
+        });
+        assert_eq!(got, want, "{source}");
+        evaluated += 1;
+    }
+    assert!(evaluated >= 15);
+}
+
+proptest! {
+    /// Any password, any lists: a verdict, never a panic; a rejection always has a reason, an
+    /// acceptance never; a score exists exactly when terms were found by the score step.
+    #[test]
+    fn never_panics_and_verdicts_are_consistent(
+        password in "\\PC{0,40}",
+        terms in proptest::collection::vec("[a-z0-9@$!|]{1,8}", 0..8),
+        account in proptest::option::of("[A-Za-z .-]{0,12}"),
+        strict in any::<bool>(),
+        threshold in 0u32..8,
+    ) {
+        let mut p = Policy::new(terms.iter().map(String::as_str), [], Profile::Extended).unwrap();
+        p.strict = strict;
+        p.threshold = threshold;
+        let v = evaluate(&p, &password, &Identity { account: account.as_deref(), ..Identity::default() });
+        prop_assert_eq!(v.accepted, v.reason.is_none());
+        prop_assert_eq!(v.accepted, v.rule.is_none());
+        if let Some(s) = v.score {
+            prop_assert!(!v.terms.is_empty());
+            // Never more points than characters.
+            prop_assert!(s as usize <= normalize(&password, Profile::Extended).chars().count());
+        }
+    }
+
+    /// Edit distance 1 agrees with a plain dynamic-programming Levenshtein distance.
+    #[test]
+    fn within_one_is_levenshtein_at_most_one(a in "[abc]{0,6}", b in "[abc]{0,6}") {
+        prop_assert_eq!(within_one(&a, &b), levenshtein(&a, &b) <= 1);
+    }
+
+    /// Normalisation is idempotent under both profiles (mapped characters map to letters that
+    /// map to themselves, except `i`, which maps to `l`).
+    #[test]
+    fn normalisation_is_idempotent(s in "\\PC{0,40}") {
+        for p in [Profile::Compatible, Profile::Extended] {
+            let once = normalize(&s, p);
+            prop_assert_eq!(normalize(&once, p), once.clone());
+        }
+    }
+}
+
+/// The textbook O(n·m) Levenshtein distance: the independent oracle for `within_one`.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
