@@ -336,7 +336,7 @@ pub fn evaluate(policy: &Policy, password: &str, identity: &Identity<'_>) -> Ver
         return Verdict {
             accepted: rule.is_none(),
             score: Some(score),
-            reason: rule.and(lists.reason()),
+            reason: rule.and_then(|_| lists.reason()),
             rule,
             terms,
         };
