@@ -1,0 +1,323 @@
+//! `pwprotect`: banned-password protection for Linux directories.
+//!
+//! Exit status: 0 accepted, 1 rejected, 2 usage or runtime error (one line on stderr).
+
+#![forbid(unsafe_code)]
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pwprotect_core::{Identity, Policy, Profile, Verdict, evaluate};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// The default global list (see data/pwprotect/README.md for its provenance).
+const DEFAULT_GLOBAL: &str = include_str!("../../../data/pwprotect/global.txt");
+/// Longest password read, bytes: far beyond any directory's limit (Active Directory: 256
+/// characters), small enough that a hostile input costs nothing.
+const MAX_PASSWORD: usize = 64 * 1024;
+/// The custom list's limits (as Microsoft's).
+const CUSTOM_MAX_TERMS: usize = 1_000;
+const CUSTOM_TERM_CHARS: std::ops::RangeInclusive<usize> = 4..=16;
+
+/// Banned-password protection for Samba AD, OpenLDAP and PAM.
+///
+/// Exit status: 0 accepted, 1 rejected, 2 usage or runtime error.
+#[derive(Debug, Parser)]
+#[command(name = "pwprotect", version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Evaluate a password read from standard input (one trailing newline is stripped).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The account name (its words of 4 or more characters may not appear in the password).
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
+    /// The full (display) name.
+    #[arg(long, value_name = "NAME")]
+    full_name: Option<String>,
+    /// The user principal name (its local part counts).
+    #[arg(long, value_name = "UPN")]
+    upn: Option<String>,
+    /// The global banned list, one term per line (`#` comments); replaces the default list.
+    #[arg(long, value_name = "FILE")]
+    banned: Option<PathBuf>,
+    /// The custom banned list: at most 1,000 terms of 4 to 16 characters.
+    #[arg(long, value_name = "FILE")]
+    custom: Option<PathBuf>,
+    /// A score below this rejects.
+    #[arg(long, default_value_t = pwprotect_core::DEFAULT_THRESHOLD, value_name = "N")]
+    threshold: u32,
+    /// Reject any password that contains a banned term.
+    #[arg(long)]
+    strict: bool,
+    /// The normalisation profile.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Compatible)]
+    profile: ProfileArg,
+    /// `audit` accepts every password and reports what enforce would have done.
+    #[arg(long, value_enum, default_value_t = Mode::Enforce)]
+    mode: Mode,
+    /// Read JSON Lines requests (`{"password", "account", "full_name", "upn"}`) from standard
+    /// input and write one JSON verdict per line.
+    #[arg(long)]
+    batch: bool,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, Eq, PartialEq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    Audit,
+    Enforce,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ProfileArg {
+    Compatible,
+    Extended,
+}
+
+/// One verdict as JSON.
+#[derive(Serialize)]
+struct Out<'a> {
+    verdict: &'static str,
+    score: Option<u32>,
+    reason: Option<&'static str>,
+    terms: &'a [String],
+    mode: Mode,
+    /// In audit mode: what enforce would have done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    would_reject: Option<bool>,
+}
+
+fn out(v: &Verdict, mode: Mode) -> Out<'_> {
+    let accepted = v.accepted || mode == Mode::Audit;
+    Out {
+        verdict: if accepted { "accept" } else { "reject" },
+        score: v.score,
+        reason: v.reason.map(|r| r.as_str()),
+        terms: &v.terms,
+        mode,
+        would_reject: (mode == Mode::Audit).then_some(!v.accepted),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    password: Zeroizing<String>,
+    account: Option<String>,
+    full_name: Option<String>,
+    upn: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            // One line; never the password (no error carries it).
+            let _ = writeln!(std::io::stderr(), "pwprotect: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Check(args) => check(&args),
+    }
+}
+
+/// Terms of a list file: one per line, trimmed, `#` comments and blank lines skipped.
+fn read_terms(path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = String::from_utf8(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not UTF-8 (byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim().to_owned()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .collect())
+}
+
+fn policy(args: &CheckArgs) -> anyhow::Result<Policy> {
+    let global: Vec<String> = match &args.banned {
+        Some(p) => read_terms(p)?.into_iter().map(|(_, t)| t).collect(),
+        None => DEFAULT_GLOBAL
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect(),
+    };
+    let custom: Vec<String> = match &args.custom {
+        Some(p) => {
+            let terms = read_terms(p)?;
+            if terms.len() > CUSTOM_MAX_TERMS {
+                bail!(
+                    "{}: {} terms; a custom list holds at most {CUSTOM_MAX_TERMS}",
+                    p.display(),
+                    terms.len()
+                );
+            }
+            for (line, t) in &terms {
+                let n = t.chars().count();
+                if !CUSTOM_TERM_CHARS.contains(&n) {
+                    bail!(
+                        "{}:{line}: a custom term has 4 to 16 characters, this one {n}",
+                        p.display()
+                    );
+                }
+            }
+            terms.into_iter().map(|(_, t)| t).collect()
+        }
+        None => Vec::new(),
+    };
+    let profile = match args.profile {
+        ProfileArg::Compatible => Profile::Compatible,
+        ProfileArg::Extended => Profile::Extended,
+    };
+    let mut p = Policy::new(
+        global.iter().map(String::as_str),
+        custom.iter().map(String::as_str),
+        profile,
+    )?;
+    p.threshold = args.threshold;
+    p.strict = args.strict;
+    Ok(p)
+}
+
+fn check(args: &CheckArgs) -> anyhow::Result<u8> {
+    let policy = policy(args)?;
+    if args.batch {
+        return batch(args, &policy);
+    }
+    let mut raw = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .take(MAX_PASSWORD as u64 + 3)
+        .read_to_end(&mut raw)
+        .context("cannot read the password from standard input")?;
+    // One trailing newline (LF or CRLF) is stripped.
+    if raw.last() == Some(&b'\n') {
+        raw.pop();
+        if raw.last() == Some(&b'\r') {
+            raw.pop();
+        }
+    }
+    if raw.len() > MAX_PASSWORD {
+        bail!("the password is longer than {MAX_PASSWORD} bytes");
+    }
+    let password = std::str::from_utf8(&raw).map_err(|e| {
+        anyhow::anyhow!(
+            "the password is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        )
+    })?;
+    let identity = Identity {
+        account: args.account.as_deref(),
+        full_name: args.full_name.as_deref(),
+        upn: args.upn.as_deref(),
+    };
+    let v = evaluate(&policy, password, &identity);
+    let o = out(&v, args.mode);
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut stdout, &o)?;
+        writeln!(stdout)?;
+    } else {
+        let why = match (v.reason, v.score) {
+            (Some(r), Some(s)) => {
+                format!(" ({}, score {s}, terms {})", r.as_str(), v.terms.join(" "))
+            }
+            (Some(r), None) if v.terms.is_empty() => format!(" ({})", r.as_str()),
+            (Some(r), None) => format!(" ({}, near {})", r.as_str(), v.terms.join(" ")),
+            (None, Some(s)) => format!(" (score {s}, terms {})", v.terms.join(" ")),
+            (None, None) => String::new(),
+        };
+        match (args.mode, v.accepted) {
+            (Mode::Audit, false) => writeln!(stdout, "accept (audit: enforce would reject{why})")?,
+            (_, true) => writeln!(stdout, "accept{why}")?,
+            (Mode::Enforce, false) => writeln!(stdout, "reject{why}")?,
+        }
+    }
+    Ok(if o.verdict == "accept" { 0 } else { 1 })
+}
+
+fn batch(args: &CheckArgs, policy: &Policy) -> anyhow::Result<u8> {
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let (mut rejected, mut failed) = (false, false);
+    for (i, line) in stdin.split(b'\n').enumerate() {
+        let line = Zeroizing::new(line.context("cannot read standard input")?);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let req: BatchRequest = match serde_json::from_slice(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                // serde_json's message names the position, never the value.
+                failed = true;
+                serde_json::to_writer(
+                    &mut stdout,
+                    &serde_json::json!({"line": i + 1, "error": format!("not a request: {}", e.classify_str())}),
+                )?;
+                writeln!(stdout)?;
+                continue;
+            }
+        };
+        let identity = Identity {
+            account: req.account.as_deref(),
+            full_name: req.full_name.as_deref(),
+            upn: req.upn.as_deref(),
+        };
+        let v = evaluate(policy, &req.password, &identity);
+        let o = out(&v, args.mode);
+        rejected |= o.verdict == "reject";
+        serde_json::to_writer(&mut stdout, &o)?;
+        writeln!(stdout)?;
+    }
+    Ok(if failed {
+        2
+    } else if rejected {
+        1
+    } else {
+        0
+    })
+}
+
+/// serde_json's error category, without the offending text.
+trait Classify {
+    fn classify_str(&self) -> String;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_str(&self) -> String {
+        let kind = match self.classify() {
+            serde_json::error::Category::Io => "I/O error",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "wrong fields or types",
+            serde_json::error::Category::Eof => "truncated JSON",
+        };
+        format!("{kind} at column {}", self.column())
+    }
+}
