@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod dane;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use mailsec_daemon::cache::{self, Layered};
 use mailsec_daemon::clock::SystemClock;
 use mailsec_daemon::config::{Config, import_snawoot};
 use mailsec_daemon::handler::PolicyHandler;
@@ -21,13 +22,28 @@ use crate::cli::{DaemonArgs, NetArgs};
 use crate::cmd::net;
 use crate::exit::Exit;
 
-/// Opens the policy cache named by `url`.
-pub(crate) async fn open_store(url: &str, state_dir: &Path) -> anyhow::Result<Arc<dyn EntryStore>> {
-    let _ = state_dir;
-    match url {
-        "memory:" => Ok(Arc::new(MemoryStore::default())),
-        other => bail!("cache `{other}`: not supported by this build (memory: only)"),
+/// The policy cache named by `url`: memory alone, or a memory layer over a backend.
+pub(crate) enum Store {
+    Memory(Arc<MemoryStore>),
+    Layered(Arc<Layered>),
+}
+
+impl Store {
+    pub(crate) fn entries(&self) -> Arc<dyn EntryStore> {
+        match self {
+            Self::Memory(m) => m.clone(),
+            Self::Layered(l) => l.clone(),
+        }
     }
+}
+
+/// Opens the policy cache named by `url`.
+pub(crate) async fn open_store(url: &str, state_dir: &Path) -> anyhow::Result<Store> {
+    if url == "memory:" {
+        return Ok(Store::Memory(Arc::new(MemoryStore::default())));
+    }
+    let backend = cache::open(url, state_dir).await?;
+    Ok(Store::Layered(Arc::new(Layered::new(backend))))
 }
 
 fn load_config(args: &DaemonArgs) -> anyhow::Result<Config> {
@@ -88,7 +104,19 @@ pub(crate) fn run(
     net::runtime()?.block_on(async move {
         let store = open_store(config.cache_url(), config.state_dir()).await?;
         if args.dump || args.purge {
-            bail!("--dump and --purge need a persistent cache (not supported by this build)");
+            let Store::Layered(l) = &store else {
+                bail!("--dump and --purge read a persistent cache; `memory:` holds nothing between runs");
+            };
+            if args.purge {
+                let n = l.backend().purge().await?;
+                writeln!(out, "{}: {n} entr{} removed", l.backend().describe(), if n == 1 { "y" } else { "ies" })?;
+            } else {
+                for (domain, entry) in l.backend().list().await? {
+                    serde_json::to_writer(&mut *out, &serde_json::json!({"domain": domain, "entry": entry}))?;
+                    writeln!(out)?;
+                }
+            }
+            return Ok(Exit::Ok);
         }
         daemon(args, config, net_args, store, out).await
     })
@@ -114,7 +142,7 @@ async fn daemon(
     args: DaemonArgs,
     config: Config,
     net_args: &NetArgs,
-    store: Arc<dyn EntryStore>,
+    store: Store,
     out: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
     let dns = net::resolver(net_args).await?;
@@ -128,7 +156,7 @@ async fn daemon(
             dns: dns.clone(),
             fetch,
         }),
-        store,
+        store.entries(),
         Arc::new(SystemClock),
         ResolverConfig {
             rules: config.cache_rules.unwrap_or_default(),
@@ -169,6 +197,21 @@ async fn daemon(
             metrics.clone(),
             stop_rx.clone(),
         ));
+    }
+    if let Store::Layered(l) = &store {
+        // A shared backend that went away is retried every 10 s; the gauge says whether it
+        // answers.
+        let (l, m, mut stop) = (l.clone(), metrics.clone(), stop_rx.clone());
+        servers.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(10)) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                l.reconcile().await;
+                m.set_backend_up(l.backend_ok());
+            }
+        });
     }
     let mut hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
     let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;

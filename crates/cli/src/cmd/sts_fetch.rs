@@ -86,7 +86,7 @@ pub(crate) fn run(
                 dns: dns.clone(),
                 fetch,
             }),
-            store,
+            store.entries(),
             Arc::new(SystemClock),
             ResolverConfig::default(),
             Arc::new(NoObserver),

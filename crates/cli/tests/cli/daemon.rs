@@ -655,3 +655,61 @@ fn bad_clients_affect_only_themselves() {
         .unwrap();
     assert!(read_reply(&mut last).starts_with("OK secure "));
 }
+
+#[test]
+fn the_sqlite_cache_survives_processes_and_can_be_dumped_and_purged() {
+    let lab = start_lab();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("sts.db").display());
+    let fetch = |domain: &str| -> Value {
+        let o = with_lab(&lab, &["sts", "fetch", domain, "--cache", &url, "--json"]);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    // First process: fetched. Second process: from the file, without a lookup.
+    assert_eq!(fetch("sts-enforce.test")["rule"], "fetched");
+    let v = fetch("sts-enforce.test");
+    assert_eq!(v["rule"], "cached", "{v}");
+    assert!(v["record"].is_null(), "{v}");
+    assert_eq!(v["verdict"], "enforce");
+    // A failed fetch is remembered (back-off), with its result type.
+    assert_eq!(fetch("sts-404.test")["rule"], "fetch-failed");
+    let v = fetch("sts-404.test");
+    assert_eq!(
+        (v["rule"].as_str(), v["result_type"].as_str()),
+        (Some("fetch-failed"), Some("sts-policy-fetch-error")),
+        "{v}"
+    );
+    assert!(
+        v["fetch"].is_null(),
+        "no second fetch during the back-off: {v}"
+    );
+
+    let dump = with_lab(&lab, &["daemon", "--cache", &url, "--dump"]);
+    assert_eq!(dump.status.code(), Some(0), "{}", stderr(&dump));
+    let lines: Vec<Value> = stdout(&dump)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let domains: Vec<&str> = lines
+        .iter()
+        .map(|l| l["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(domains, ["sts-404.test", "sts-enforce.test"]);
+    assert_eq!(lines[1]["entry"]["policy"]["id"], "20261129T000000");
+    assert_eq!(
+        lines[0]["entry"]["status"]["failure"],
+        "sts-policy-fetch-error"
+    );
+    let purge = with_lab(&lab, &["daemon", "--cache", &url, "--purge"]);
+    assert_eq!(purge.status.code(), Some(0), "{}", stderr(&purge));
+    assert!(
+        stdout(&purge).contains("2 entries removed"),
+        "{}",
+        stdout(&purge)
+    );
+    assert_eq!(fetch("sts-enforce.test")["rule"], "fetched");
+    // --dump of memory: is a usage error.
+    let o = with_lab(&lab, &["daemon", "--cache", "memory:", "--dump"]);
+    assert_eq!(o.status.code(), Some(2));
+}
