@@ -29,6 +29,22 @@ pub enum CacheError {
         /// What failed.
         message: String,
     },
+    /// Redis.
+    #[error("Redis cache {url}: {message}")]
+    Redis {
+        /// The URL, password redacted.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// PostgreSQL.
+    #[error("PostgreSQL cache {url}: {message}")]
+    Postgres {
+        /// The URL, password redacted.
+        url: String,
+        /// What failed.
+        message: String,
+    },
     /// A URL this build does not know.
     #[error("cache `{0}`: expected memory:, sqlite:PATH, redis://… or postgres://…")]
     Url(String),
@@ -61,11 +77,11 @@ pub async fn open(url: &str, state_dir: &Path) -> Result<Arc<dyn PolicyCache>, C
         let path = state_dir.join(path);
         return Ok(Arc::new(Sqlite::open(path).await?));
     }
-    if ["redis://", "rediss://", "postgres://", "postgresql://"]
-        .iter()
-        .any(|p| url.starts_with(p))
-    {
-        return Err(CacheError::Unsupported(redact(url)));
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        return Ok(Arc::new(Redis::open(url).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(Postgres::open(url).await?));
     }
     Err(CacheError::Url(redact(url)))
 }
@@ -312,6 +328,325 @@ impl PolicyCache for Sqlite {
     }
 }
 
+/// How long one call to a shared backend may take before it counts as failed (the daemon then
+/// answers from memory).
+const SHARED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long Redis keeps an entry after its last write: a week past the longest `max_age`, so
+/// that dead domains do not stay for ever (postfix-mta-sts-resolver's issue #109).
+const REDIS_TTL: u64 = 31_557_600 + 7 * 86_400;
+
+async fn bounded<T, E: std::fmt::Display>(
+    f: impl Future<Output = Result<T, E>>,
+    err: impl Fn(String) -> CacheError,
+) -> Result<T, CacheError> {
+    match tokio::time::timeout(SHARED_TIMEOUT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(err(e.to_string())),
+        Err(_) => Err(err(format!("no answer within {SHARED_TIMEOUT:?}"))),
+    }
+}
+
+/// Redis, shared by several MTAs: one JSON value per domain under `mailsec:sts:<domain>`,
+/// written by a script that keeps the newer entry (the `checked_at` of each is stored beside it
+/// in a hash), each key expiring a week after the longest `max_age` from its last write.
+pub struct Redis {
+    conn: redis::aio::ConnectionManager,
+    url: String,
+}
+
+const REDIS_PREFIX: &str = "mailsec:sts:";
+/// KEYS[1] the entry's hash; ARGV: checked_at, JSON, TTL. Newer or equal wins.
+const REDIS_PUT: &str = r"
+local old = redis.call('HGET', KEYS[1], 'at')
+if old == false or tonumber(old) <= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'at', ARGV[1], 'entry', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+";
+
+impl Redis {
+    /// Connects (the connection manager reconnects by itself later).
+    pub async fn open(url: &str) -> Result<Self, CacheError> {
+        let shown = redact(url);
+        let err = |message: String| CacheError::Redis {
+            url: shown.clone(),
+            message,
+        };
+        let client = redis::Client::open(url).map_err(|e| err(e.to_string()))?;
+        let conn = bounded(client.get_connection_manager(), &err).await?;
+        Ok(Self { conn, url: shown })
+    }
+
+    fn err(&self) -> impl Fn(String) -> CacheError + '_ {
+        |message| CacheError::Redis {
+            url: self.url.clone(),
+            message,
+        }
+    }
+}
+
+#[async_trait]
+impl PolicyCache for Redis {
+    async fn get(&self, domain: &str) -> Result<Option<Entry>, CacheError> {
+        let mut c = self.conn.clone();
+        let json: Option<String> = bounded(
+            redis::cmd("HGET")
+                .arg(format!("{REDIS_PREFIX}{domain}"))
+                .arg("entry")
+                .query_async(&mut c),
+            self.err(),
+        )
+        .await?;
+        Ok(json.and_then(|j| decode(domain, &j)))
+    }
+
+    async fn put(&self, domain: &str, entry: &Entry) -> Result<(), CacheError> {
+        let json = serde_json::to_string(entry).map_err(|e| (self.err())(e.to_string()))?;
+        let mut c = self.conn.clone();
+        let _: i64 = bounded(
+            redis::Script::new(REDIS_PUT)
+                .key(format!("{REDIS_PREFIX}{domain}"))
+                .arg(entry.checked_at)
+                .arg(json)
+                .arg(REDIS_TTL)
+                .invoke_async(&mut c),
+            self.err(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<(String, Entry)>, CacheError> {
+        let mut c = self.conn.clone();
+        let mut keys: Vec<String> = bounded(
+            redis::cmd("KEYS")
+                .arg(format!("{REDIS_PREFIX}*"))
+                .query_async(&mut c),
+            self.err(),
+        )
+        .await?;
+        keys.sort();
+        let mut out = Vec::new();
+        for k in keys {
+            let d = k.trim_start_matches(REDIS_PREFIX).to_owned();
+            if let Some(e) = self.get(&d).await? {
+                out.push((d, e));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn purge(&self) -> Result<u64, CacheError> {
+        let mut c = self.conn.clone();
+        let keys: Vec<String> = bounded(
+            redis::cmd("KEYS")
+                .arg(format!("{REDIS_PREFIX}*"))
+                .query_async(&mut c),
+            self.err(),
+        )
+        .await?;
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let n: u64 = bounded(redis::cmd("DEL").arg(&keys).query_async(&mut c), self.err()).await?;
+        Ok(n)
+    }
+
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+}
+
+/// PostgreSQL, shared by several MTAs: table `mailsec_sts_policies`, an upsert that keeps the
+/// newer entry.
+pub struct Postgres {
+    client: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
+    url: String,
+    shown: String,
+}
+
+impl Postgres {
+    /// Connects and creates the table when missing.
+    pub async fn open(url: &str) -> Result<Self, CacheError> {
+        let p = Self {
+            client: tokio::sync::Mutex::new(None),
+            url: url.to_owned(),
+            shown: redact(url),
+        };
+        drop(p.client().await?);
+        Ok(p)
+    }
+
+    fn err(&self) -> impl Fn(String) -> CacheError + '_ {
+        |message| CacheError::Postgres {
+            url: self.shown.clone(),
+            message,
+        }
+    }
+
+    /// The connection, made again when the last one broke.
+    async fn client(
+        &self,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<tokio_postgres::Client>>, CacheError> {
+        let mut guard = self.client.lock().await;
+        if guard.as_ref().is_none_or(tokio_postgres::Client::is_closed) {
+            let (client, conn) = bounded(
+                tokio_postgres::connect(&self.url, tokio_postgres::NoTls),
+                self.err(),
+            )
+            .await?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            bounded(
+                client.batch_execute(
+                    "CREATE TABLE IF NOT EXISTS mailsec_sts_policies (
+                        domain TEXT PRIMARY KEY,
+                        checked_at BIGINT NOT NULL,
+                        entry TEXT NOT NULL)",
+                ),
+                self.err(),
+            )
+            .await?;
+            *guard = Some(client);
+        }
+        Ok(guard)
+    }
+
+    async fn run<T>(
+        &self,
+        f: impl for<'c> FnOnce(
+            &'c tokio_postgres::Client,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = Result<T, tokio_postgres::Error>> + Send + 'c>,
+        >,
+    ) -> Result<T, CacheError> {
+        let mut guard = self.client().await?;
+        let Some(client) = guard.as_ref() else {
+            return Err((self.err())("not connected".to_owned()));
+        };
+        let r = bounded(f(client), self.err()).await;
+        if r.is_err() {
+            // Reconnect next time.
+            *guard = None;
+        }
+        r
+    }
+}
+
+#[async_trait]
+impl PolicyCache for Postgres {
+    async fn get(&self, domain: &str) -> Result<Option<Entry>, CacheError> {
+        let d = domain.to_owned();
+        let row = self
+            .run(move |c| {
+                Box::pin(async move {
+                    c.query_opt(
+                        "SELECT entry FROM mailsec_sts_policies WHERE domain = $1",
+                        &[&d],
+                    )
+                    .await
+                })
+            })
+            .await?;
+        Ok(row.and_then(|r| decode(domain, &r.get::<_, String>(0))))
+    }
+
+    async fn put(&self, domain: &str, entry: &Entry) -> Result<(), CacheError> {
+        let json = serde_json::to_string(entry).map_err(|e| (self.err())(e.to_string()))?;
+        let (d, at) = (
+            domain.to_owned(),
+            i64::try_from(entry.checked_at).unwrap_or(i64::MAX),
+        );
+        self.run(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO mailsec_sts_policies (domain, checked_at, entry) VALUES ($1, $2, $3)
+                     ON CONFLICT (domain) DO UPDATE SET checked_at = EXCLUDED.checked_at,
+                         entry = EXCLUDED.entry
+                     WHERE mailsec_sts_policies.checked_at <= EXCLUDED.checked_at",
+                    &[&d, &at, &json],
+                )
+                .await
+            })
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<(String, Entry)>, CacheError> {
+        let rows = self
+            .run(|c| {
+                Box::pin(async move {
+                    c.query(
+                        "SELECT domain, entry FROM mailsec_sts_policies ORDER BY domain",
+                        &[],
+                    )
+                    .await
+                })
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let d: String = r.get(0);
+                decode(&d, &r.get::<_, String>(1)).map(|e| (d, e))
+            })
+            .collect())
+    }
+
+    async fn purge(&self) -> Result<u64, CacheError> {
+        self.run(|c| {
+            Box::pin(async move { c.execute("DELETE FROM mailsec_sts_policies", &[]).await })
+        })
+        .await
+    }
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+}
+
+/// What every backend must do (run by the test suite against each; public so that the
+/// integration tests reach it with real servers).
+#[doc(hidden)]
+pub async fn conformance(c: &dyn PolicyCache, fixture: impl Fn(u64) -> Entry) {
+    let _ = c.purge().await.expect("purge");
+    assert_eq!(c.get("example.com").await.expect("get"), None);
+    c.put("example.com", &fixture(100)).await.expect("put");
+    assert_eq!(c.get("example.com").await.expect("get"), Some(fixture(100)));
+    // Newer wins; an older write is ignored; a tie overwrites.
+    c.put("example.com", &fixture(200)).await.expect("put");
+    c.put("example.com", &fixture(150)).await.expect("put");
+    assert_eq!(
+        c.get("example.com")
+            .await
+            .expect("get")
+            .map(|e| e.checked_at),
+        Some(200)
+    );
+    let mut tie = fixture(200);
+    tie.status = mailsec_core::mta_sts::sender::Status::NoRecord;
+    c.put("example.com", &tie).await.expect("put");
+    assert_eq!(
+        c.get("example.com").await.expect("get").map(|e| e.status),
+        Some(mailsec_core::mta_sts::sender::Status::NoRecord)
+    );
+    c.put("example.org", &fixture(1)).await.expect("put");
+    let listed: Vec<String> = c
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(listed, ["example.com", "example.org"]);
+    assert_eq!(c.purge().await.expect("purge"), 2);
+    assert!(c.list().await.expect("list").is_empty());
+}
+
 /// A memory layer in front of a backend. Reads hit memory first; writes go to both. While the
 /// backend fails, lookups go on from memory: the outage is logged once, the domains written
 /// meanwhile are remembered, and [`Layered::reconcile`] (or the next successful call) writes
@@ -446,7 +781,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use mailsec_core::mta_sts::record::PolicyId;
-    use mailsec_core::mta_sts::sender::{self, Fetch, Rule, Rules, Status};
+    use mailsec_core::mta_sts::sender::{self, Fetch, Rule, Rules};
 
     use super::*;
 
@@ -465,37 +800,8 @@ mod tests {
         .entry
     }
 
-    /// What every backend must do.
     async fn suite(c: &dyn PolicyCache) {
-        assert_eq!(
-            c.purge().await.unwrap(),
-            c.list().await.unwrap().len() as u64
-        );
-        assert_eq!(c.get("example.com").await.unwrap(), None);
-        c.put("example.com", &entry(100)).await.unwrap();
-        assert_eq!(c.get("example.com").await.unwrap(), Some(entry(100)));
-        // Newer wins; an older write is ignored; a tie overwrites.
-        c.put("example.com", &entry(200)).await.unwrap();
-        c.put("example.com", &entry(150)).await.unwrap();
-        assert_eq!(c.get("example.com").await.unwrap().unwrap().checked_at, 200);
-        let mut tie = entry(200);
-        tie.status = Status::NoRecord;
-        c.put("example.com", &tie).await.unwrap();
-        assert_eq!(
-            c.get("example.com").await.unwrap().unwrap().status,
-            Status::NoRecord
-        );
-        c.put("example.org", &entry(1)).await.unwrap();
-        let listed: Vec<String> = c
-            .list()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(d, _)| d)
-            .collect();
-        assert_eq!(listed, ["example.com", "example.org"]);
-        assert_eq!(c.purge().await.unwrap(), 2);
-        assert!(c.list().await.unwrap().is_empty());
+        conformance(c, entry).await;
     }
 
     #[tokio::test]

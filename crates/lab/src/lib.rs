@@ -32,6 +32,7 @@ pub mod https;
 pub mod oracle;
 pub mod scale;
 pub mod scenario;
+pub mod servers;
 mod smtp;
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -522,7 +522,7 @@ fn a_sqlite_store_written_by_two_runs_at_once_and_summarised() {
 
 #[test]
 fn a_postgres_store_written_by_two_runs_at_once_and_summarised() {
-    let pg = Postgres::start();
+    let pg = mailsec_lab::servers::TempPostgres::start().expect("PostgreSQL");
     let lab = lab(&["--scale", "150"]);
     let dir = tempfile::tempdir().unwrap();
     let (list, n) = store_list(dir.path());
@@ -560,7 +560,7 @@ fn a_postgres_store_written_by_two_runs_at_once_and_summarised() {
     assert_eq!(from_store["domains"], n);
 
     // The table itself: one row per domain and run, the summary columns filled.
-    let q = |sql: &str| pg.psql(sql);
+    let q = |sql: &str| pg.psql(sql).expect("psql");
     assert_eq!(
         q("SELECT count(*) FROM check_results"),
         (n + shard1).to_string()
@@ -741,7 +741,7 @@ fn a_sqlite_store_gives_each_check_its_history() {
 
 #[test]
 fn a_postgres_store_gives_each_check_its_history() {
-    let pg = Postgres::start();
+    let pg = mailsec_lab::servers::TempPostgres::start().expect("PostgreSQL");
     let lab = lab(&[]);
     history_is_compared(&lab, &pg.url());
 }
@@ -806,161 +806,4 @@ fn a_progress_bar_on_a_terminal_only() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("ETA"));
-}
-
-/// A PostgreSQL server of its own in a temporary directory: initdb and pg_ctl, as the
-/// `postgres` user when the test runs as root (the server refuses to run as root). Fails,
-/// never skips, when the server cannot start.
-struct Postgres {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-    root: bool,
-}
-
-impl Postgres {
-    fn start() -> Self {
-        let bin = pg_bindir().expect(
-            "PostgreSQL server programs (initdb, pg_ctl) not found: run scripts/install-lab-packages",
-        );
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
-        // Under /tmp as root: the postgres user must reach it (TMPDIR may be root's own).
-        let dir = if root {
-            tempfile::Builder::new()
-                .prefix("mailsec-pg")
-                .tempdir_in("/tmp")
-                .unwrap()
-        } else {
-            tempfile::tempdir().unwrap()
-        };
-        if root {
-            let chown = Command::new("chown")
-                .args(["postgres:postgres", path_str(dir.path())])
-                .status()
-                .unwrap();
-            assert!(chown.success(), "chown to the postgres user");
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = Self {
-            dir,
-            bin,
-            port,
-            root,
-        };
-        let data = pg.dir.path().join("data");
-        let o = pg.as_owner(
-            "initdb",
-            &[
-                "-D",
-                path_str(&data),
-                "-U",
-                "mailsec",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        );
-        assert!(
-            o.status.success(),
-            "initdb failed: {}{}",
-            stdout(&o),
-            stderr(&o)
-        );
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off",
-            path_str(pg.dir.path())
-        );
-        let log = pg.dir.path().join("server.log");
-        let o = pg.as_owner(
-            "pg_ctl",
-            &[
-                "-D",
-                path_str(&data),
-                "-l",
-                path_str(&log),
-                "-o",
-                &options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        );
-        assert!(
-            o.status.success(),
-            "the PostgreSQL server did not start: {}{}{}",
-            stdout(&o),
-            stderr(&o),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        pg
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://mailsec@127.0.0.1:{}/postgres", self.port)
-    }
-
-    /// One value from `psql`.
-    fn psql(&self, sql: &str) -> String {
-        let o = Command::new(self.bin.join("psql"))
-            .args(["-X", "-A", "-t", "-d", &self.url(), "-c", sql])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "psql {sql}: {}", stderr(&o));
-        stdout(&o).trim().to_owned()
-    }
-
-    fn as_owner(&self, program: &str, args: &[&str]) -> Output {
-        let program = self.bin.join(program);
-        let mut c = if self.root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(program);
-            c
-        } else {
-            Command::new(program)
-        };
-        c.args(args).stdin(Stdio::null()).output().unwrap()
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = self.as_owner(
-            "pg_ctl",
-            &["-D", path_str(&data), "-m", "immediate", "stop"],
-        );
-    }
-}
-
-/// The directory of initdb and pg_ctl: Debian keeps them out of PATH, under
-/// /usr/lib/postgresql/VERSION/bin (the newest wins); elsewhere, PATH.
-fn pg_bindir() -> Option<PathBuf> {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((v, bin))
-        })
-        .collect();
-    versions.sort();
-    if let Some((_, bin)) = versions.pop() {
-        return Some(bin);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .find(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
-    })
 }
