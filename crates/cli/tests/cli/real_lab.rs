@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use mailsec_lab::scenario::{BogusRecord, MxCert, SCENARIOS, Scenario, Verdict, ZoneSecurity};
+use mailsec_lab::scenario::{
+    BogusRecord, MxCert, SCENARIOS, Scenario, StsTxt, Verdict, ZoneSecurity,
+};
 use serde_json::Value;
 
 struct RealLab {
@@ -398,6 +400,258 @@ fn knot_unbound_postfix_agree_with_mailsec_and_the_table() {
 
     // 4. The TLS scan (T3-T11) of one Postfix smtpd, against what its configuration implies.
     tls_scan_of_postfix(&lab, &anchor);
+
+    // 5. `mailsec daemon` as Postfix's smtp_tls_policy_maps: every scenario, MTA-STS included.
+    postfix_with_the_daemon(&lab, &anchor);
+}
+
+/// What Postfix does for a scenario with `mailsec daemon` answering its TLS policy lookups
+/// (DANE first, then MTA-STS): the scenario table's verdict, in Postfix's words. `secure` and
+/// DANE connections are logged `Verified`; an MTA-STS failure defers like a DANE one; `TEMP`
+/// from the daemon defers with the lookup error.
+fn postfix_with_daemon_expectation(s: &Scenario) -> String {
+    match s.expected {
+        Verdict::Sts => return "sent Verified".to_owned(),
+        // Debian 12's Postfix 3.7 matches `match=.mx.sts-wildcard-deep.test` against any depth
+        // of sub-domain (tls_client.c `match_servername`); RFC 8461 §4.1 allows one label, so a
+        // conformant sender defers `a.b.mx.`. Postfix 3.10.5's smtp_tls_enforce_sts_mx_patterns
+        // with the daemon's mx_host_pattern attributes applies the RFC rule.
+        Verdict::Defer("validation-failure") if s.name == "sts-wildcard-deep" => {
+            return "sent Verified".to_owned();
+        }
+        Verdict::Defer(
+            "validation-failure" | "certificate-expired" | "certificate-not-trusted",
+        ) if s.policy.is_some() => {
+            return "deferred Server certificate not verified".to_owned();
+        }
+        // The in-process lab's DNS server injects the timeout and the SERVFAIL at _mta-sts;
+        // Knot serves the record itself, so in the real lab these domains have a valid
+        // enforce policy and are delivered under it.
+        Verdict::Defer("sts-policy-fetch-error")
+            if matches!(s.sts_txt, StsTxt::Timeout | StsTxt::ServFail) =>
+        {
+            return "sent Verified".to_owned();
+        }
+        // The daemon answers TEMP; Postfix 3.7 defers with this wording (its warning line names
+        // the lookup error).
+        Verdict::Defer("dnssec-invalid") if s.zone != ZoneSecurity::BogusAt(BogusRecord::Mx) => {
+            return "deferred client TLS configuration problem".to_owned();
+        }
+        _ => {}
+    }
+    if s.expected == Verdict::StsTesting {
+        return "sent Trusted".to_owned();
+    }
+    postfix_expectation(s)
+}
+
+fn postfix_with_the_daemon(lab: &RealLab, anchor: &Path) {
+    let mailsec = env!("CARGO_BIN_EXE_mailsec");
+    // The policy hosts: the in-process lab's HTTPS server on 127.0.0.1:443 in the namespace
+    // (the real lab's zones point every mta-sts.<domain> there), its DNS and SMTP on ports
+    // nobody uses. It has its own CA: the daemon trusts that one for the policy hosts, while
+    // Postfix verifies the MX hosts against the real lab's CA.
+    let policy_dir = lab.path().join("policy-hosts");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    let mut policy_hosts = Command::new(&lab.script)
+        .args([
+            "exec",
+            mailsec,
+            "lab",
+            "--dir",
+            policy_dir.to_str().unwrap(),
+            "--https-port",
+            "443",
+            "--dns-port",
+            "5399",
+            "--smtp-port",
+            "2599",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ca = policy_dir.join("ca.pem");
+    // The unix socket where the postfix user reaches it: the lab's Postfix directory (mode
+    // 755), the socket itself 0666 by the daemon's configuration.
+    let postfix_dir = std::fs::read_to_string(lab.path().join("lab/postfix.dir")).unwrap();
+    let sock = Path::new(postfix_dir.trim()).join("sts.sock");
+    let config = lab.path().join("daemon.toml");
+    std::fs::write(&config, "[socket]\nmode = \"0666\"\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ca.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ca.exists(), "the policy hosts did not start");
+    let mut daemon = Command::new(&lab.script)
+        .args([
+            "exec",
+            mailsec,
+            "--resolver",
+            "127.0.0.1:5300",
+            "--trust-anchor",
+            anchor.to_str().unwrap(),
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--fetch-timeout",
+            "3",
+            "daemon",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:8461",
+            "--listen",
+            &format!("unix:{}", sock.display()),
+            "--metrics",
+            "127.0.0.1:9461",
+            "--cache",
+            "memory:",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut first = String::new();
+        std::io::BufReader::new(daemon.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.contains("listening on 127.0.0.1:8461"), "{first}");
+    }
+    // Postfix asks the daemon over TCP, then, for a domain the first map does not find, over
+    // the unix socket (no chroot in the lab's master.cf): both listeners serve Postfix.
+    let set = lab.exec(&[
+        "postconf",
+        "-e",
+        &format!(
+            "smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix, socketmap:unix:{}:postfix",
+            sock.display()
+        ),
+    ]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let reload = lab.exec(&["postfix", "reload"]);
+    assert!(reload.status.success());
+    std::thread::sleep(Duration::from_millis(500));
+
+    let scenarios: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| !s.is_in_process_only())
+        .collect();
+    for s in &scenarios {
+        let mut child = Command::new(&lab.script)
+            .args([
+                "exec",
+                "/usr/sbin/sendmail",
+                "-f",
+                "lab@lab.test",
+                &format!("sts@{}", s.domain()),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"Subject: mailsec daemon\n\nhello\n")
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    let maillog = lab.path().join("lab/postfix/maillog");
+    let outcome = |log: &str, s: &Scenario| -> Option<String> {
+        // Only this phase's messages (to sts@), from the first result line of each.
+        let to = format!("to=<sts@{}>", s.domain());
+        let lines: Vec<&str> = log.lines().collect();
+        let k = lines.iter().position(|l| {
+            l.contains(&to) && (l.contains("status=sent") || l.contains("status=deferred"))
+        })?;
+        let line = lines[k];
+        if line.contains("status=deferred") {
+            let why = line.split("status=deferred (").nth(1).unwrap_or(line);
+            return Some(format!("deferred {}", why.trim_end_matches(')')));
+        }
+        // The TLS line names the host, not the queue id: the last one before the result is
+        // this delivery's (the earlier phases' come before this phase's mail was sent).
+        let host = format!(
+            "TLS connection established to {}.{}[",
+            s.mx[0].label,
+            s.domain()
+        );
+        let mode = lines[..k]
+            .iter()
+            .rev()
+            .find(|l| l.contains(&host))
+            .and_then(|l| {
+                ["Verified", "Trusted", "Untrusted", "Anonymous"]
+                    .into_iter()
+                    .find(|m| l.contains(&format!(" {m} TLS connection established")))
+            })
+            .unwrap_or("cleartext");
+        Some(format!("sent {mode}"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let log = loop {
+        let log = std::fs::read_to_string(&maillog).unwrap_or_default();
+        if scenarios.iter().all(|s| outcome(&log, s).is_some()) || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let metrics = lab.exec(&["curl", "-s", "http://127.0.0.1:9461/metrics"]);
+    let metrics = String::from_utf8_lossy(&metrics.stdout).into_owned();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let _ = policy_hosts.kill();
+    let _ = policy_hosts.wait();
+    let mut wrong = Vec::new();
+    for s in &scenarios {
+        let want = postfix_with_daemon_expectation(s);
+        match outcome(&log, s) {
+            None => wrong.push(format!("{}: no delivery result in the log", s.domain())),
+            Some(got) => {
+                let agrees = if let Some(words) = want.strip_prefix("deferred ") {
+                    got.starts_with("deferred ") && got.contains(words)
+                } else {
+                    got == want
+                };
+                if !agrees {
+                    wrong.push(format!(
+                        "{}: postfix `{got}`, expected `{want}` ({})",
+                        s.domain(),
+                        s.expected.label()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} differ:\n{}\n--- maillog ---\n{log}",
+        wrong.len(),
+        scenarios.len(),
+        wrong.join("\n")
+    );
+    // Postfix asked the daemon about every domain whose MX it could look up (a bogus MX RRset
+    // stops it before the policy lookup).
+    let asked: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("mailsec_sts_lookups_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    let askable = scenarios
+        .iter()
+        .filter(|s| s.zone != ZoneSecurity::BogusAt(BogusRecord::Mx))
+        .count();
+    assert!(
+        asked >= askable as f64,
+        "{asked} lookups for {askable} domains:\n{metrics}"
+    );
 }
 
 /// `mailsec check --tls-scan` on a domain whose MX is one of the lab's Postfix smtpd
