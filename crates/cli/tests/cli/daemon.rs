@@ -288,11 +288,39 @@ fn zones_unix_sockets_and_configuration() {
         &["--config", config.to_str().unwrap(), "--listen", &listen],
     );
     assert_eq!(d.addr, listen);
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // Owner and group by name (as root, which CI is: the test command installs packages).
+    if meta.uid() == 0 {
+        let owned = dir.path().join("owned.toml");
+        std::fs::write(
+            &owned,
+            "[socket]\nowner = \"nobody\"\ngroup = \"nogroup\"\n",
+        )
+        .unwrap();
+        let sock2 = dir.path().join("owned.sock");
+        let listen2 = format!("unix:{}", sock2.display());
+        let _d2 = start_daemon(
+            &lab,
+            &["--config", owned.to_str().unwrap(), "--listen", &listen2],
+        );
+        let m = std::fs::metadata(&sock2).unwrap();
+        let uid = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+        let uid: u32 = String::from_utf8_lossy(&uid.stdout).trim().parse().unwrap();
+        assert_eq!(m.uid(), uid);
+        let gid = Command::new("getent")
+            .args(["group", "nogroup"])
+            .output()
+            .unwrap();
+        let gid: u32 = String::from_utf8_lossy(&gid.stdout)
+            .split(':')
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(m.gid(), gid);
+    }
     let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     for (req, want) in [
@@ -523,6 +551,34 @@ fn metrics_reload_on_sighup_and_drain_on_sigterm() {
         "{page}"
     );
     assert!(http_get(&metrics_addr, "/other").starts_with("HTTP/1.1 404"));
+
+    // 1,000 lookups at once of a domain nobody asked for yet (100 connections, 10 pipelined
+    // requests each): one fetch.
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            let mut c = connect(&d);
+            let mut burst = Vec::new();
+            for _ in 0..10 {
+                burst.extend(netstring("postfix sts-max-age-year.test"));
+            }
+            c.write_all(&burst).unwrap();
+            c
+        })
+        .collect();
+    for mut c in clients {
+        for _ in 0..10 {
+            assert_eq!(
+                read_reply(&mut c),
+                "OK secure match=mx.sts-max-age-year.test servername=hostname"
+            );
+        }
+    }
+    let page = http_get(&metrics_addr, "/metrics");
+    assert_eq!(
+        sample(&page, "mailsec_sts_fetches_total{outcome=\"ok\"}"),
+        3.0,
+        "{page}"
+    );
 
     // SIGHUP: the zones of the file are reloaded; a broken file keeps the running ones.
     let hup = || {
