@@ -191,7 +191,7 @@ fn secure(domain: &HostName, cached: &CachedPolicy, opts: ReplyOptions) -> Strin
         // One attribute per policy line as served (RFC 8460 §4.4 `policy-string`); braces keep
         // the spaces. A line cannot hold `}` usefully inside `{ … }`, and the policy grammar
         // allows only printable values, so such a line is left out rather than break the reply.
-        for line in &cached.policy.lines {
+        for line in cached.lines() {
             if !line.contains(['{', '}']) {
                 let _ = write!(out, " {{ policy_string = {line} }}");
             }
