@@ -110,12 +110,9 @@ impl Layered {
     pub async fn reconcile(&self) -> bool {
         match self.inner.backend.ping().await {
             Ok(()) => {
-                if let Some(dirty) = self.inner.recovered() {
-                    self.inner.write_back(dirty).await;
-                } else {
-                    // A write-back started by a call may still run: wait for it.
-                    drop(self.inner.writing_back.lock().await);
-                }
+                self.inner.recovered();
+                // Also waits for a write-back a call started.
+                self.inner.write_back().await;
             }
             Err(e) => self.inner.failed(&e, None),
         }
@@ -124,9 +121,9 @@ impl Layered {
 
     /// The backend answered: after an outage, write back in the background.
     fn succeeded(&self) {
-        if let Some(dirty) = self.inner.recovered() {
+        if self.inner.recovered() {
             let inner = self.inner.clone();
-            tokio::spawn(async move { inner.write_back(dirty).await });
+            tokio::spawn(async move { inner.write_back().await });
         }
     }
 }
@@ -147,7 +144,9 @@ impl Inner {
             return true;
         }
         let now = Instant::now();
-        if h.last_try.is_none_or(|t| now.duration_since(t) >= self.retry) {
+        if h.last_try
+            .is_none_or(|t| now.duration_since(t) >= self.retry)
+        {
             h.last_try = Some(now);
             return true;
         }
@@ -174,36 +173,46 @@ impl Inner {
         }
     }
 
-    /// A backend call succeeded: if it was down, log the recovery and hand over the domains to
-    /// write back.
-    fn recovered(&self) -> Option<Vec<String>> {
+    /// A backend call succeeded: if it was down, log the recovery; whether it was.
+    fn recovered(&self) -> bool {
         let mut h = self.health();
         if !h.down {
-            return None;
+            return false;
         }
         h.down = false;
         h.last_try = None;
-        let dirty: Vec<String> = h.dirty.drain().collect();
         tracing::info!(
             cache = self.backend.describe(),
-            write_back = dirty.len(),
+            write_back = h.dirty.len(),
             "cache backend answers again: writing back the entries learnt meanwhile"
         );
-        Some(dirty)
+        true
     }
 
-    /// Writes the memory entries of `domains` to the backend; on a failure, the outage starts
-    /// again and the rest stay remembered.
-    async fn write_back(&self, domains: Vec<String>) {
+    /// Writes the memory entries of the remembered domains to the backend, one write-back at a
+    /// time; stops when the backend is down (again), the rest staying remembered.
+    async fn write_back(&self) {
         let _one_at_a_time = self.writing_back.lock().await;
-        let mut rest = domains.into_iter();
-        while let Some(d) = rest.next() {
+        loop {
+            let next = {
+                let mut h = self.health();
+                if h.down {
+                    return;
+                }
+                let next = h.dirty.iter().next().cloned();
+                if let Some(d) = &next {
+                    h.dirty.remove(d);
+                }
+                next
+            };
+            let Some(d) = next else {
+                return;
+            };
             let Ok(Some(entry)) = self.memory.get(&d).await else {
                 continue;
             };
             if let Err(e) = self.backend.put(&d, &entry).await {
                 self.failed(&e, Some(&d));
-                self.health().dirty.extend(rest);
                 return;
             }
         }

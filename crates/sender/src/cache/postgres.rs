@@ -123,7 +123,9 @@ impl Postgres {
                 (Err((self.err(what))(one_line(&e))), broken)
             }
             Err(_) => (
-                Err((self.err(what))(format!("no answer within {SHARED_TIMEOUT:?}"))),
+                Err((self.err(what))(format!(
+                    "no answer within {SHARED_TIMEOUT:?}"
+                ))),
                 true,
             ),
         };
@@ -264,8 +266,10 @@ impl PolicyCache for Postgres {
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
-        self.run("ping".to_owned(), async |c| c.batch_execute("SELECT 1").await)
-            .await
+        self.run("ping".to_owned(), async |c| {
+            c.batch_execute("SELECT 1").await
+        })
+        .await
     }
 
     fn describe(&self) -> String {
@@ -283,7 +287,10 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(e.starts_with("PostgreSQL cache postgres://u:***@h:notaport/db: open: "), "{e}");
+        assert!(
+            e.starts_with("PostgreSQL cache postgres://u:***@h:notaport/db: open: "),
+            "{e}"
+        );
         assert!(!e.contains("secret"), "{e}");
     }
 }

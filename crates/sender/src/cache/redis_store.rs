@@ -209,10 +209,9 @@ impl Redis {
                             out.push(d.to_owned());
                         }
                     }
-                    Err(_) => tracing::warn!(
-                        cache = self.shown,
-                        "cache key that is not UTF-8 skipped"
-                    ),
+                    Err(_) => {
+                        tracing::warn!(cache = self.shown, "cache key that is not UTF-8 skipped")
+                    }
                 }
             }
             if next == 0 {

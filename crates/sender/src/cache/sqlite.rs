@@ -52,7 +52,7 @@ impl Sqlite {
     pub async fn open(path: impl Into<PathBuf>) -> Result<Self, CacheError> {
         let path = path.into();
         let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || open_or_rebuild(&p))
+        let conn = blocking(move || open_or_rebuild(&p))
             .await
             .map_err(|e| error(&path, "open", &e))??;
         Ok(Self {
@@ -73,7 +73,7 @@ impl Sqlite {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, CacheError> {
         let conn = self.conn.clone();
-        let r = tokio::task::spawn_blocking(move || {
+        let r = blocking(move || {
             // A panic while holding the lock leaves SQLite itself consistent (it has its own
             // transactions), so the connection is used as it is.
             let c = conn.lock().unwrap_or_else(PoisonError::into_inner);
@@ -102,6 +102,14 @@ impl Sqlite {
             }
         }
     }
+}
+
+/// Runs `f` on Tokio's blocking pool, logging to the caller's subscriber.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+    tokio::task::spawn_blocking(move || tracing::dispatcher::with_default(&dispatch, f)).await
 }
 
 fn error(path: &Path, what: &str, e: &dyn std::error::Error) -> CacheError {
