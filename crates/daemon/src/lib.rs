@@ -7,12 +7,11 @@
 //!   HTTPS fetch the state machine asks for; one resolution per domain however many lookups ask
 //!   at once; background re-checks and refreshes;
 //! - [`dane::gate`]: does DANE go first for this domain (RFC 8461 §2, RFC 7672 §2.2)?
-//! - [`store::EntryStore`]: what the resolver needs of a cache (the backends live in
-//!   `mailsec-sender`).
+//! - [`store::EntryStore`]: what the resolver needs of a cache; the backends, and the memory
+//!   layer that rides out a shared backend's outages, are `mailsec_sender::cache`'s.
 
 #![forbid(unsafe_code)]
 
-pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod dane;

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use mailsec_core::mta_sts::sender::Entry;
+use mailsec_sender::cache::{Layered, PolicyCache};
 
 /// One entry per policy domain (normal form: lower case, A-labels, no trailing dot).
 #[async_trait]
@@ -43,5 +44,19 @@ impl EntryStore for MemoryStore {
         if let Ok(mut m) = self.0.lock() {
             m.insert(domain.to_owned(), entry.clone());
         }
+    }
+}
+
+/// The daemon's cache over a persistent or shared backend: `get` and `put` of a
+/// [`Layered`] fail only if memory does, which it does not (a backend's failure is answered
+/// from memory and caught up later, see [`Layered`]).
+#[async_trait]
+impl EntryStore for Layered {
+    async fn get(&self, domain: &str) -> Option<Entry> {
+        PolicyCache::get(self, domain).await.ok().flatten()
+    }
+
+    async fn put(&self, domain: &str, entry: &Entry) {
+        let _ = PolicyCache::put(self, domain, entry).await;
     }
 }

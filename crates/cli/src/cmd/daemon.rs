@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use mailsec_daemon::cache::{self, Layered};
 use mailsec_daemon::clock::SystemClock;
 use mailsec_daemon::config::{Config, import_snawoot};
 use mailsec_daemon::handler::PolicyHandler;
@@ -15,6 +14,7 @@ use mailsec_daemon::metrics::Metrics;
 use mailsec_daemon::resolve::{DnsHttps, PolicyResolver, ResolverConfig};
 use mailsec_daemon::server::{ListenAddr, Listener, serve};
 use mailsec_daemon::store::{EntryStore, MemoryStore};
+use mailsec_sender::cache::{self, Layered};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
