@@ -203,6 +203,13 @@ impl Handler for PolicyHandler {
             let zone = this.zones().for_name(&request.name);
             let r = this.answer(zone, &request.key).await;
             this.metrics.lookup(&r, started.elapsed());
+            // The key is the client's: recorded as a string, which the log formats escape.
+            tracing::debug!(
+                map = request.name.as_str(),
+                key = request.key.as_str(),
+                reply = %r,
+                "answered"
+            );
             r
         })
     }

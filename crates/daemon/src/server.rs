@@ -25,6 +25,7 @@ use mailsec_core::socketmap::{self, Reply, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Semaphore, watch};
+use tracing::Instrument;
 
 /// Answers one request.
 pub trait Handler: Send + Sync + 'static {
@@ -179,12 +180,18 @@ pub async fn serve(
         };
         let handler = handler.clone();
         let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            if let Err(why) = connection(stream, handler, limits, shutdown).await {
-                tracing::info!(reason = %why, "socketmap connection closed");
+        // Every event of the connection (the handler's `answered` lines at debug level) names
+        // the listener it came through.
+        let span = tracing::debug_span!("socketmap", listener = %listener.local_addr());
+        tasks.spawn(
+            async move {
+                if let Err(why) = connection(stream, handler, limits, shutdown).await {
+                    tracing::info!(reason = %why, "socketmap connection closed");
+                }
+                drop(permit);
             }
-            drop(permit);
-        });
+            .instrument(span),
+        );
         // Reap finished connections so that the set does not grow.
         while tasks.try_join_next().is_some() {}
     }

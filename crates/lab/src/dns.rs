@@ -213,6 +213,17 @@ impl Zones {
                     ZoneSecurity::BogusAt(BogusRecord::Mx) => "bogus-mx",
                 },
             ));
+            if s.sts_txt == StsTxt::ServFail {
+                // Another server answers SERVFAIL for a zone it is told to serve and cannot
+                // load: `_mta-sts.<domain>` as a zone of its own, whose file has no SOA.
+                exports.push(ExportedZone {
+                    origin: format!("_mta-sts.{origin}"),
+                    kind: "servfail",
+                    text: "; Deliberately not a zone (no SOA): the server cannot load it and \
+                           answers SERVFAIL\n; for every name in it, the lab's StsTxt::ServFail.\n"
+                        .to_owned(),
+                });
+            }
             if signed {
                 let key = sign(&mut z, &origin)?;
                 let ds = DS::from_key(&key, &origin, DigestType::SHA256).map_err(dns_err)?;
@@ -473,7 +484,8 @@ pub(crate) struct ZoneBuilder {
 pub struct ExportedZone {
     /// The origin, fully qualified.
     pub origin: String,
-    /// `signed`, `unsigned`, `bogus-tlsa` or `bogus-mx`.
+    /// `signed`, `unsigned`, `bogus-tlsa`, `bogus-mx`, or `servfail`: a zone the server must
+    /// fail to load (its text has no SOA), so that it answers SERVFAIL for every name in it.
     pub kind: &'static str,
     /// The unsigned zone in presentation format (no DS, DNSKEY, RRSIG or NSEC records).
     pub text: String,

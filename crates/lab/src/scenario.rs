@@ -77,9 +77,11 @@ pub enum StsTxt {
     Records(&'static [&'static str]),
     /// A CNAME to the `_mta-sts` name of another scenario (delegation, RFC 8461 §8.2).
     Cname(&'static str),
-    /// The lab's DNS server never answers queries for the name.
+    /// The lab's DNS server never answers queries for the name. The real lab
+    /// (`scripts/lab-real`) cannot withhold an answer: Knot serves the record behind the fault.
     Timeout,
-    /// The lab's DNS server answers SERVFAIL for the name.
+    /// The lab's DNS server answers SERVFAIL for the name; in the real lab, Knot, for a zone of
+    /// its own it cannot load.
     ServFail,
 }
 

@@ -16,7 +16,7 @@ use crate::{stderr, stdout};
 /// description (DANE first, RFC 8461 §2; `TEMP` when DNSSEC or the DNS fails; `secure` for an
 /// enforce policy, whose failures Postfix itself then finds; `notfound` for no policy,
 /// `testing`, `none` and every policy that cannot be fetched).
-const EXPECTED: &[(&str, &str)] = &[
+pub(crate) const EXPECTED: &[(&str, &str)] = &[
     ("sts-enforce", "secure"),
     ("sts-testing", "notfound"),
     ("sts-none", "notfound"),
@@ -148,7 +148,7 @@ fn read_reply(r: &mut impl Read) -> String {
     String::from_utf8(payload).unwrap()
 }
 
-fn class(reply: &str) -> &'static str {
+pub(crate) fn class(reply: &str) -> &'static str {
     if reply.starts_with("OK secure match=") {
         "secure"
     } else if reply == "OK dane" {
