@@ -37,6 +37,33 @@ struct Cli {
 enum Command {
     /// Evaluate a password read from standard input (one trailing newline is stripped).
     Check(CheckArgs),
+    /// Samba AD's `check password script`: the password on standard input, the account in
+    /// `SAMBA_CPS_ACCOUNT_NAME`, `SAMBA_CPS_FULL_NAME` and `SAMBA_CPS_USER_PRINCIPAL_NAME`;
+    /// exit 0 accepts, 1 rejects. Every decision is one JSON line (outcome class and event
+    /// number, never the password) on standard error and in `--log FILE`.
+    ///
+    /// smb.conf `[global]`: `check password script = /usr/bin/pwprotect samba-check --custom
+    /// /etc/pwprotect/custom.txt --log /var/log/pwprotect.log`
+    SambaCheck(SambaArgs),
+}
+
+#[derive(Debug, Args)]
+struct SambaArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// On an internal error (an unreadable list, a password that is not UTF-8): accept
+    /// (`open`, as Microsoft's agent does without a policy) or reject (`closed`).
+    #[arg(long, value_enum, default_value_t = OnError::Open)]
+    on_error: OnError,
+    /// Append each decision's JSON line to this file too.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, Eq, PartialEq, ValueEnum)]
+enum OnError {
+    Open,
+    Closed,
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +77,20 @@ struct CheckArgs {
     /// The user principal name (its local part counts).
     #[arg(long, value_name = "UPN")]
     upn: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Read JSON Lines requests (`{"password", "account", "full_name", "upn"}`) from standard
+    /// input and write one JSON verdict per line.
+    #[arg(long)]
+    batch: bool,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The policy options every evaluating command takes.
+#[derive(Debug, Args)]
+struct PolicyArgs {
     /// The global banned list, one term per line (`#` comments); replaces the default list.
     #[arg(long, value_name = "FILE")]
     banned: Option<PathBuf>,
@@ -68,13 +109,6 @@ struct CheckArgs {
     /// `audit` accepts every password and reports what enforce would have done.
     #[arg(long, value_enum, default_value_t = Mode::Enforce)]
     mode: Mode,
-    /// Read JSON Lines requests (`{"password", "account", "full_name", "upn"}`) from standard
-    /// input and write one JSON verdict per line.
-    #[arg(long)]
-    batch: bool,
-    /// Print the verdict as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Clone, Copy, Debug, Eq, PartialEq, ValueEnum, Serialize)]
@@ -139,6 +173,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => check(&args),
+        Command::SambaCheck(args) => Ok(samba_check(&args)),
     }
 }
 
@@ -160,7 +195,7 @@ fn read_terms(path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
         .collect())
 }
 
-fn policy(args: &CheckArgs) -> anyhow::Result<Policy> {
+fn policy(args: &PolicyArgs) -> anyhow::Result<Policy> {
     let global: Vec<String> = match &args.banned {
         Some(p) => read_terms(p)?.into_iter().map(|(_, t)| t).collect(),
         None => DEFAULT_GLOBAL
@@ -207,11 +242,8 @@ fn policy(args: &CheckArgs) -> anyhow::Result<Policy> {
     Ok(p)
 }
 
-fn check(args: &CheckArgs) -> anyhow::Result<u8> {
-    let policy = policy(args)?;
-    if args.batch {
-        return batch(args, &policy);
-    }
+/// The password on standard input, one trailing newline (LF or CRLF) stripped.
+fn read_password() -> anyhow::Result<Zeroizing<String>> {
     let mut raw = Zeroizing::new(Vec::new());
     std::io::stdin()
         .take(MAX_PASSWORD as u64 + 3)
@@ -233,13 +265,22 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
             e.valid_up_to()
         )
     })?;
+    Ok(Zeroizing::new(password.to_owned()))
+}
+
+fn check(args: &CheckArgs) -> anyhow::Result<u8> {
+    let policy = policy(&args.policy)?;
+    if args.batch {
+        return batch(args, &policy);
+    }
+    let password = read_password()?;
     let identity = Identity {
         account: args.account.as_deref(),
         full_name: args.full_name.as_deref(),
         upn: args.upn.as_deref(),
     };
-    let v = evaluate(&policy, password, &identity);
-    let o = out(&v, args.mode);
+    let v = evaluate(&policy, &password, &identity);
+    let o = out(&v, args.policy.mode);
     let mut stdout = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut stdout, &o)?;
@@ -254,7 +295,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
             (None, Some(s)) => format!(" (score {s}, terms {})", v.terms.join(" ")),
             (None, None) => String::new(),
         };
-        match (args.mode, v.accepted) {
+        match (args.policy.mode, v.accepted) {
             (Mode::Audit, false) => writeln!(stdout, "accept (audit: enforce would reject{why})")?,
             (_, true) => writeln!(stdout, "accept{why}")?,
             (Mode::Enforce, false) => writeln!(stdout, "reject{why}")?,
@@ -291,7 +332,7 @@ fn batch(args: &CheckArgs, policy: &Policy) -> anyhow::Result<u8> {
             upn: req.upn.as_deref(),
         };
         let v = evaluate(policy, &req.password, &identity);
-        let o = out(&v, args.mode);
+        let o = out(&v, args.policy.mode);
         rejected |= o.verdict == "reject";
         serde_json::to_writer(&mut stdout, &o)?;
         writeln!(stdout)?;
@@ -303,6 +344,74 @@ fn batch(args: &CheckArgs, policy: &Policy) -> anyhow::Result<u8> {
     } else {
         0
     })
+}
+
+/// The outcome class and event number of a decision, modelled on Microsoft's DC agent events
+/// (the "change" numbers: Samba does not say whether a password is changed or set).
+fn event(v: &Verdict, mode: Mode) -> (&'static str, u32) {
+    use pwprotect_core::Reason;
+    match (v.reason, mode) {
+        (None, _) => ("pass", 10014),
+        (Some(Reason::BannedCustom), Mode::Enforce) => ("fail-custom", 30002),
+        (Some(Reason::BannedGlobal), Mode::Enforce) => ("fail-global", 30004),
+        (Some(Reason::BannedBoth), Mode::Enforce) => ("fail-both", 30026),
+        (Some(Reason::UserName), Mode::Enforce) => ("fail-user-name", 30021),
+        (Some(Reason::BannedCustom), Mode::Audit) => ("audit-pass-custom", 30007),
+        (Some(Reason::BannedGlobal), Mode::Audit) => ("audit-pass-global", 30009),
+        (Some(Reason::BannedBoth), Mode::Audit) => ("audit-pass-both", 30028),
+        (Some(Reason::UserName), Mode::Audit) => ("audit-pass-user-name", 30023),
+    }
+}
+
+fn log_line(args: &SambaArgs, line: &serde_json::Value) {
+    let text = format!("{line}\n");
+    let _ = std::io::stderr().write_all(text.as_bytes());
+    if let Some(path) = &args.log
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
+fn samba_check(args: &SambaArgs) -> u8 {
+    let account = std::env::var("SAMBA_CPS_ACCOUNT_NAME").ok();
+    let full_name = std::env::var("SAMBA_CPS_FULL_NAME").ok();
+    let upn = std::env::var("SAMBA_CPS_USER_PRINCIPAL_NAME").ok();
+    let decided = policy(&args.policy).and_then(|p| Ok((p, read_password()?)));
+    let (policy, password) = match decided {
+        Ok(x) => x,
+        Err(e) => {
+            let accept = args.on_error == OnError::Open;
+            log_line(
+                args,
+                &serde_json::json!({
+                    "outcome": "error", "event": 10012, "account": account,
+                    "error": format!("{e:#}"),
+                    "verdict": if accept { "accept" } else { "reject" },
+                }),
+            );
+            return if accept { 0 } else { 1 };
+        }
+    };
+    let identity = Identity {
+        account: account.as_deref(),
+        full_name: full_name.as_deref(),
+        upn: upn.as_deref(),
+    };
+    let v = evaluate(&policy, &password, &identity);
+    let (outcome, event) = event(&v, args.policy.mode);
+    let o = out(&v, args.policy.mode);
+    log_line(
+        args,
+        &serde_json::json!({
+            "outcome": outcome, "event": event, "account": account, "verdict": o.verdict,
+            "score": v.score, "reason": o.reason, "terms": v.terms, "mode": args.policy.mode,
+        }),
+    );
+    u8::from(o.verdict != "accept")
 }
 
 /// serde_json's error category, without the offending text.

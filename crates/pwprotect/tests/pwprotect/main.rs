@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod samba;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
