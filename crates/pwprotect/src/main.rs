@@ -45,6 +45,19 @@ enum Command {
     /// smb.conf `[global]`: `check password script = /usr/bin/pwprotect samba-check --custom
     /// /etc/pwprotect/custom.txt --log /var/log/pwprotect.log`
     SambaCheck(SambaArgs),
+    /// Summarise decision logs (`samba-check --log`) as Microsoft's summary report does: per
+    /// outcome class and event number, with the accounts affected.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Decision logs (JSON Lines); `-` for standard input.
+    #[arg(value_name = "FILE|-", required = true)]
+    logs: Vec<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +187,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => check(&args),
         Command::SambaCheck(args) => Ok(samba_check(&args)),
+        Command::Report(args) => report(&args),
     }
 }
 
@@ -412,6 +426,90 @@ fn samba_check(args: &SambaArgs) -> u8 {
         }),
     );
     u8::from(o.verdict != "accept")
+}
+
+/// One outcome class in a report.
+#[derive(Default, Serialize)]
+struct Count {
+    event: u64,
+    decisions: u64,
+    accounts: std::collections::BTreeSet<String>,
+}
+
+/// `pwprotect report`: counts per outcome class (Microsoft's summary report counts the same
+/// events per domain controller; here per log). Lines that are not decisions are counted and
+/// skipped, each named by file and line on standard error.
+fn report(args: &ReportArgs) -> anyhow::Result<u8> {
+    let mut by: std::collections::BTreeMap<String, Count> = std::collections::BTreeMap::new();
+    let (mut total, mut skipped) = (0u64, 0u64);
+    for path in &args.logs {
+        let text = if path.as_os_str() == "-" {
+            let mut t = String::new();
+            std::io::stdin().read_to_string(&mut t)?;
+            t
+        } else {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+        };
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = match serde_json::from_str(line) {
+                Ok(v) => v,
+                Err(_) => {
+                    skipped += 1;
+                    eprintln!(
+                        "pwprotect: {}:{}: not a decision line, skipped",
+                        path.display(),
+                        i + 1
+                    );
+                    continue;
+                }
+            };
+            let (Some(outcome), Some(event)) = (v["outcome"].as_str(), v["event"].as_u64()) else {
+                skipped += 1;
+                eprintln!(
+                    "pwprotect: {}:{}: no outcome or event, skipped",
+                    path.display(),
+                    i + 1
+                );
+                continue;
+            };
+            total += 1;
+            let c = by.entry(outcome.to_owned()).or_default();
+            c.event = event;
+            c.decisions += 1;
+            if let Some(a) = v["account"].as_str() {
+                c.accounts.insert(a.to_owned());
+            }
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(
+            &mut stdout,
+            &serde_json::json!({"decisions": total, "skipped": skipped, "outcomes": by}),
+        )?;
+        writeln!(stdout)?;
+    } else {
+        writeln!(stdout, "{total} decisions ({skipped} lines skipped)")?;
+        writeln!(
+            stdout,
+            "{:<22} {:>6} {:>10} {:>9}",
+            "outcome", "event", "decisions", "accounts"
+        )?;
+        for (outcome, c) in &by {
+            writeln!(
+                stdout,
+                "{outcome:<22} {:>6} {:>10} {:>9}",
+                c.event,
+                c.decisions,
+                c.accounts.len()
+            )?;
+        }
+    }
+    Ok(0)
 }
 
 /// serde_json's error category, without the offending text.

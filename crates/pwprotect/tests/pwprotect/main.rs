@@ -218,3 +218,55 @@ fn bad_input_gets_a_defined_answer_and_never_echoes_the_password() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).starts_with("pwprotect: cannot read /nonexistent/list"));
 }
+
+#[test]
+fn report_counts_decisions_by_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    std::fs::write(
+        &log,
+        concat!(
+            r#"{"outcome":"pass","event":10014,"account":"carol"}"#,
+            "\n",
+            r#"{"outcome":"fail-both","event":30026,"account":"bob"}"#,
+            "\n",
+            r#"{"outcome":"fail-both","event":30026,"account":"carol"}"#,
+            "\n",
+            r#"{"outcome":"fail-both","event":30026,"account":"carol"}"#,
+            "\n",
+            "not json\n",
+            r#"{"outcome":"error","event":10012}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let o = run(&["report", log.to_str().unwrap(), "--json"], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["decisions"], 5);
+    assert_eq!(v["skipped"], 1);
+    assert_eq!(v["outcomes"]["fail-both"]["decisions"], 3);
+    assert_eq!(v["outcomes"]["fail-both"]["event"], 30026);
+    assert_eq!(
+        v["outcomes"]["fail-both"]["accounts"],
+        serde_json::json!(["bob", "carol"])
+    );
+    assert_eq!(v["outcomes"]["pass"]["decisions"], 1);
+    assert_eq!(v["outcomes"]["error"]["decisions"], 1);
+    assert!(
+        text(&o.stderr).contains("decisions.jsonl:5: not a decision line"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&["report", log.to_str().unwrap()], b"");
+    assert!(
+        text(&o.stdout).starts_with("5 decisions (1 lines skipped)\n"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(
+        text(&o.stdout).contains("fail-both               30026          3         2"),
+        "{}",
+        text(&o.stdout)
+    );
+}
