@@ -9,7 +9,7 @@
 use futures_util::future::join_all;
 use mailsec_core::HostName;
 use mailsec_core::socketmap::policy::DaneGate;
-use mailsec_dns::{LookupError, Resolver, Response, Security};
+use mailsec_dns::{Resolver, Response, Security};
 
 /// Most MX hosts whose TLSA records are looked up (a domain with more is unusual; Postfix tries
 /// at most `smtp_mx_address_limit`, 5 by default, addresses anyway).
@@ -103,7 +103,7 @@ async fn mx_state(dns: &Resolver, domain: &HostName) -> MxState {
 async fn tlsa_state(dns: &Resolver, host: &str) -> TlsaState {
     // RFC 7672 §2.2.2: the address records first; TLSA records count only behind secure ones.
     let canonical = match dns.ipv4(host).await {
-        Err(e) => return TlsaState::Failed(format!("A {host}: {}", describe(&e))),
+        Err(e) => return TlsaState::Failed(format!("A {host}: {}", e)),
         Ok(r) if r.security() == Security::Bogus => {
             return TlsaState::Failed(format!("A {host}: DNSSEC validation failed (bogus)"));
         }
@@ -122,7 +122,7 @@ async fn tlsa_state(dns: &Resolver, host: &str) -> TlsaState {
     for name in names {
         let owner = format!("_25._tcp.{name}");
         match dns.tlsa(&owner).await {
-            Err(e) => return TlsaState::Failed(format!("TLSA {owner}: {}", describe(&e))),
+            Err(e) => return TlsaState::Failed(format!("TLSA {owner}: {}", e)),
             Ok(r) if r.security() == Security::Bogus => {
                 return TlsaState::Failed(format!(
                     "TLSA {owner}: DNSSEC validation failed (bogus)"
@@ -135,10 +135,6 @@ async fn tlsa_state(dns: &Resolver, host: &str) -> TlsaState {
         }
     }
     TlsaState::None
-}
-
-fn describe(e: &LookupError) -> String {
-    e.to_string()
 }
 
 #[cfg(test)]

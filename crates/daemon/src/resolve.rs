@@ -18,8 +18,8 @@ use futures_util::future::{BoxFuture, Shared};
 use mailsec_core::HostName;
 use mailsec_core::mta_sts::record::{RecordError, discover};
 use mailsec_core::mta_sts::sender::{
-    self, Background, Change, Discovery, Entry, Failure, Fetch, Outcome, Plan, Reason, Rules,
-    Status, Step, StsFailure,
+    self, Background, Change, Discovery, Failure, Fetch, Outcome, Plan, Reason, Rules, Status,
+    Step, StsFailure,
 };
 use mailsec_dns::{Resolver, Response, Security};
 use mailsec_fetch::{FetchConfig, FetchError};
@@ -333,11 +333,6 @@ async fn resolve(inner: &Inner, domain: &HostName, why: Reason) -> (Outcome, Tra
     trace.change = done.change;
     inner.store.put(domain.as_str(), &done.entry).await;
     (done.outcome, trace)
-}
-
-/// The store's entry for `domain` (for `sts fetch` and `--dump`).
-pub async fn entry_of(store: &dyn EntryStore, domain: &HostName) -> Option<Entry> {
-    store.get(domain.as_str()).await
 }
 
 #[cfg(test)]
