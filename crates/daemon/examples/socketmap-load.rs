@@ -275,7 +275,7 @@ impl Job {
             t.latencies_ns
                 .push(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
             let text = String::from_utf8_lossy(&payload);
-            match text.split_once(' ').map_or(text.as_ref(), |(w, _)| w) {
+            match text.split(' ').next().unwrap_or_default() {
                 "OK" => t.ok += 1,
                 "NOTFOUND" => t.notfound += 1,
                 "TEMP" => t.temp += 1,
