@@ -124,7 +124,7 @@ impl CachedPolicy {
 
     fn new(id: PolicyId, body: String, mut policy: Policy, now: UnixSeconds, jitter: f64) -> Self {
         let refresh_at = refresh_at(now, u64::from(policy.max_age.seconds()), jitter);
-        policy.lines = Vec::new();
+        compact(&mut policy);
         Self {
             id,
             body,
@@ -149,6 +149,16 @@ pub fn refresh_at(fetched_at: UnixSeconds, max_age: u64, jitter: f64) -> UnixSec
     fetched_at + span - early.min(span)
 }
 
+/// A parsed policy as the cache keeps it: without its copy of the lines (derived from the body
+/// when needed, [`CachedPolicy::lines`]) and without the spare capacity parsing left in its
+/// vectors (the `mx` list grows to room for four patterns: 96 bytes more per policy, about 9 MiB
+/// with 100,000 cached policies).
+fn compact(policy: &mut Policy) {
+    policy.lines = Vec::new();
+    policy.mx.shrink_to_fit();
+    policy.extensions.shrink_to_fit();
+}
+
 /// The stored form of [`CachedPolicy`].
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,7 +175,7 @@ impl TryFrom<StoredPolicy> for CachedPolicy {
     fn try_from(s: StoredPolicy) -> Result<Self, String> {
         let id = PolicyId::new(&s.id).ok_or_else(|| format!("invalid policy id {:?}", s.id))?;
         let mut policy = Policy::parse(s.body.as_bytes()).map_err(|e| e.to_string())?;
-        policy.lines = Vec::new();
+        compact(&mut policy);
         Ok(Self {
             id,
             body: s.body,
@@ -825,6 +835,28 @@ mod tests {
             result_type: kind,
             reason: "HTTP status 404".into(),
         })
+    }
+
+    #[test]
+    fn cached_policies_keep_no_spare_room_fetched_or_read_back() {
+        let e = first("enforce", WEEK, T0);
+        let fetched = e.policy.clone().unwrap();
+        let json = serde_json::to_string(&e).unwrap();
+        let read: Entry = serde_json::from_str(&json).unwrap();
+        for p in [fetched, read.policy.unwrap()] {
+            assert_eq!(p.policy.mx.len(), 1);
+            assert_eq!(p.policy.mx.capacity(), 1);
+            assert!(p.policy.lines.is_empty());
+            assert_eq!(
+                p.lines().collect::<Vec<_>>(),
+                [
+                    "version: STSv1",
+                    "mode: enforce",
+                    "mx: mx.example.com",
+                    "max_age: 604800"
+                ]
+            );
+        }
     }
 
     #[test]
