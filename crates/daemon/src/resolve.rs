@@ -173,6 +173,13 @@ impl PolicyResolver {
         }))
     }
 
+    /// Forgets from the cache's memory the entries that no longer answer anything now
+    /// ([`mailsec_core::mta_sts::sender::is_stale`]); how many went. The daemon runs it every
+    /// minute, so that names asked once (misspelt domains, spam's random names) do not stay.
+    pub fn sweep(&self) -> usize {
+        self.0.store.sweep(self.0.clock.now(), &self.0.config.rules)
+    }
+
     /// The MTA-STS outcome for `domain` now.
     pub async fn lookup(&self, domain: &HostName) -> Outcome {
         self.lookup_traced(domain).await.0
@@ -300,16 +307,16 @@ async fn resolve(inner: &Inner, domain: &HostName, why: Reason) -> (Outcome, Tra
             tracing::warn!(
                 domain = domain.as_str(),
                 result_type = failure.as_str(),
-                reason = reason.as_str(),
+                reason = &**reason,
                 failures = done.entry.failures,
                 retry_in = done.entry.retry_at.saturating_sub(now),
                 cached_policy_expires_in = kept.map_or(0, |p| p.expires_at().saturating_sub(now)),
-                cached_mode = kept.map_or("-", |p| p.policy.mode.as_str()),
+                cached_mode = kept.map_or("-", |p| p.mode().as_str()),
                 "MTA-STS policy fetch failed"
             );
             trace.fetched = Some(Err(Failure {
                 result_type: *failure,
-                reason: reason.clone(),
+                reason: reason.to_string(),
             }));
             Err(*failure)
         }
@@ -345,7 +352,7 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::store::MemoryStore;
+    use mailsec_sender::cache::Memory;
 
     /// A scripted source: the id the TXT record holds (None: no record), the body served, and
     /// counts of what was asked. Fetches take a while, so that lookups pile up.
@@ -393,8 +400,8 @@ mod tests {
     const ENFORCE: &str = "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 604800\n";
     const T0: u64 = 1_800_000_000;
 
-    fn resolver(script: &Arc<Script>, clock: &ManualClock) -> (PolicyResolver, Arc<MemoryStore>) {
-        let store = Arc::new(MemoryStore::default());
+    fn resolver(script: &Arc<Script>, clock: &ManualClock) -> (PolicyResolver, Arc<Memory>) {
+        let store = Arc::new(Memory::default());
         let r = PolicyResolver::new(
             script.clone(),
             store.clone(),
@@ -422,7 +429,7 @@ mod tests {
             .collect();
         for l in lookups {
             let o = l.await.unwrap();
-            assert_eq!(o.active_policy().unwrap().id.as_str(), "a1");
+            assert_eq!(o.active_policy().unwrap().id(), "a1");
         }
         assert_eq!(script.fetches.load(Ordering::SeqCst), 1);
         assert_eq!(script.discoveries.load(Ordering::SeqCst), 1);
@@ -457,6 +464,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_sweep_forgets_names_without_policy_once_their_answer_runs_out() {
+        let script = Script::new("a1", ENFORCE);
+        let clock = ManualClock::new(T0);
+        let (r, store) = resolver(&script, &clock);
+        r.lookup(&domain()).await;
+        *script.id.lock().unwrap() = None;
+        r.lookup(&HostName::parse("nothing.example").unwrap()).await;
+        assert_eq!(store.count(), 2);
+        // Within the negative TTL both stay.
+        clock.advance(Rules::default().negative_ttl - 1);
+        assert_eq!(r.sweep(), 0);
+        // Then the name without a policy goes; the live policy stays, and is answered from the
+        // cache without a lookup.
+        clock.advance(1);
+        assert_eq!(r.sweep(), 1);
+        assert_eq!(store.count(), 1);
+        let discoveries = script.discoveries.load(Ordering::SeqCst);
+        assert_eq!(r.lookup(&domain()).await.rule(), Rule::Cached);
+        assert_eq!(script.discoveries.load(Ordering::SeqCst), discoveries);
+    }
+
+    #[tokio::test]
     async fn a_failing_fetch_keeps_the_cached_policy_and_reports_it() {
         let script = Script::new("a1", ENFORCE);
         let clock = ManualClock::new(T0);
@@ -468,7 +497,7 @@ mod tests {
         clock.advance(3_600);
         let (o, trace) = r.refresh(&domain()).await;
         assert_eq!(o.rule(), Rule::KeptFetchFailed);
-        assert_eq!(o.active_policy().unwrap().id.as_str(), "a1");
+        assert_eq!(o.active_policy().unwrap().id(), "a1");
         assert_eq!(o.result_type(), Some(StsFailure::StsPolicyFetchError));
         assert!(matches!(trace.fetched, Some(Err(_))));
     }

@@ -2,12 +2,9 @@
 //! A shared backend that goes away is the cache layer's business (it answers from memory and
 //! catches up later), not the resolver's.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use async_trait::async_trait;
-use mailsec_core::mta_sts::sender::Entry;
-use mailsec_sender::cache::{Layered, PolicyCache};
+use mailsec_core::mta_sts::sender::{Entry, Rules, UnixSeconds};
+use mailsec_sender::cache::{Layered, Memory, PolicyCache};
 
 /// One entry per policy domain (normal form: lower case, A-labels, no trailing dot).
 #[async_trait]
@@ -16,40 +13,31 @@ pub trait EntryStore: Send + Sync + 'static {
     async fn get(&self, domain: &str) -> Option<Entry>;
     /// Stores the entry of `domain`.
     async fn put(&self, domain: &str, entry: &Entry);
+    /// Forgets from memory what no longer answers anything at `now`
+    /// ([`mailsec_core::mta_sts::sender::is_stale`]); how many entries went.
+    fn sweep(&self, now: UnixSeconds, rules: &Rules) -> usize;
 }
 
 /// Entries in memory only, lost on restart (`--cache memory:`).
-#[derive(Debug, Default)]
-pub struct MemoryStore(Mutex<HashMap<String, Entry>>);
-
-impl MemoryStore {
-    /// How many domains are held.
-    pub fn len(&self) -> usize {
-        self.0.lock().map_or(0, |m| m.len())
-    }
-
-    /// True when none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 #[async_trait]
-impl EntryStore for MemoryStore {
+impl EntryStore for Memory {
     async fn get(&self, domain: &str) -> Option<Entry> {
-        self.0.lock().ok()?.get(domain).cloned()
+        PolicyCache::get(self, domain).await.ok().flatten()
     }
 
     async fn put(&self, domain: &str, entry: &Entry) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(domain.to_owned(), entry.clone());
-        }
+        let _ = PolicyCache::put(self, domain, entry).await;
+    }
+
+    fn sweep(&self, now: UnixSeconds, rules: &Rules) -> usize {
+        Memory::sweep(self, now, rules)
     }
 }
 
 /// The daemon's cache over a persistent or shared backend: `get` and `put` of a
 /// [`Layered`] fail only if memory does, which it does not (a backend's failure is answered
-/// from memory and caught up later, see [`Layered`]).
+/// from memory and caught up later, see [`Layered`]). A sweep forgets from the memory layer
+/// only: the backend keeps every entry, and a swept domain asked again is read back from it.
 #[async_trait]
 impl EntryStore for Layered {
     async fn get(&self, domain: &str) -> Option<Entry> {
@@ -58,5 +46,9 @@ impl EntryStore for Layered {
 
     async fn put(&self, domain: &str, entry: &Entry) {
         let _ = PolicyCache::put(self, domain, entry).await;
+    }
+
+    fn sweep(&self, now: UnixSeconds, rules: &Rules) -> usize {
+        self.memory().sweep(now, rules)
     }
 }

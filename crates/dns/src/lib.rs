@@ -27,6 +27,6 @@ pub use chain::{ChainBreak, ChainLink, DelegationProof};
 /// Record types, for generic lookups.
 pub use hickory_proto::rr::RecordType;
 pub use resolver::{
-    Answer, CaaRecord, DnsConfig, LookupError, Resolver, ResolverError, Response, Security,
-    TxtRecord,
+    Answer, CaaRecord, DnsConfig, LookupError, RENEW_AFTER, Resolver, ResolverError, Response,
+    Security, TxtRecord,
 };

@@ -254,6 +254,49 @@ impl Default for DnsConfig {
     }
 }
 
+/// Lookups made with one hickory resolver before it is replaced (see [`Resolver`]).
+pub const RENEW_AFTER: u64 = 5_000;
+
+/// The hickory resolver in use, and what it takes to build the next one.
+struct Generations {
+    current: std::sync::Mutex<TokioResolver>,
+    lookups: std::sync::atomic::AtomicU64,
+    servers: Vec<NameServerConfig>,
+    config: DnsConfig,
+    anchors: Arc<TrustAnchors>,
+    renew_after: std::sync::atomic::AtomicU64,
+    renewals: std::sync::atomic::AtomicU64,
+}
+
+impl Generations {
+    /// The resolver for one more lookup, renewed first when its turn has come. A build that
+    /// fails (it does no I/O, so it should not) leaves the current one in use.
+    fn next(&self) -> TokioResolver {
+        let n = self
+            .lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let every = self.renew_after.load(std::sync::atomic::Ordering::Relaxed);
+        if n % every.max(1) == 0
+            && let Ok(fresh) = build(
+                self.servers.clone(),
+                &self.config,
+                Some(self.anchors.clone()),
+                true,
+            )
+        {
+            *current = fresh;
+            self.renewals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        current.clone()
+    }
+}
+
 /// Why a resolver could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -277,10 +320,19 @@ pub enum ResolverError {
     Build(NetError),
 }
 
-/// A validating resolver. Cheap to clone.
+/// A validating resolver. Cheap to clone; clones share one cache.
+///
+/// Every [`RENEW_AFTER`] lookups the hickory resolver underneath is replaced by a new one with
+/// the same servers and trust anchors: hickory's DNSSEC validator keeps every validation in a
+/// cache of a million entries whose expiry is checked only when the same RRset is validated
+/// again, and `hickory-resolver` gives no way to size it, so a long-running process that meets
+/// ever new names (the policy daemon, a bulk check) would grow without end (about 550 bytes per
+/// name, 3.7 KiB per domain checked; BENCHMARKS.md). A lookup under way keeps the resolver it
+/// started with; the old one goes when the last such lookup ends. The cost: the next lookups
+/// validate the chain from the root again.
 #[derive(Clone)]
 pub struct Resolver {
-    inner: TokioResolver,
+    generations: Arc<Generations>,
     anchors: Arc<TrustAnchors>,
     upstream: String,
     timeout: Duration,
@@ -358,13 +410,36 @@ impl Resolver {
             }
         };
         let anchors = Arc::new(anchors);
-        let inner = build(servers, config, Some(anchors.clone()), true)?;
+        let inner = build(servers.clone(), config, Some(anchors.clone()), true)?;
         Ok(Self {
-            inner,
+            generations: Arc::new(Generations {
+                current: std::sync::Mutex::new(inner),
+                lookups: std::sync::atomic::AtomicU64::new(0),
+                servers,
+                config: config.clone(),
+                anchors: anchors.clone(),
+                renew_after: std::sync::atomic::AtomicU64::new(RENEW_AFTER),
+                renewals: std::sync::atomic::AtomicU64::new(0),
+            }),
             anchors,
             upstream,
             timeout: config.timeout,
         })
+    }
+
+    /// Replaces the hickory resolver underneath every `lookups` lookups instead of every
+    /// [`RENEW_AFTER`] (for all clones).
+    pub fn renew_every(&self, lookups: u64) {
+        self.generations
+            .renew_after
+            .store(lookups.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many times the hickory resolver underneath was replaced.
+    pub fn renewals(&self) -> u64 {
+        self.generations
+            .renewals
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Where queries go, for display.
@@ -537,7 +612,8 @@ impl Resolver {
         qname: &Name,
         rtype: RecordType,
     ) -> Result<hickory_resolver::lookup::Lookup, NetError> {
-        tokio::time::timeout(self.timeout, self.inner.lookup(qname.clone(), rtype))
+        let inner = self.generations.next();
+        tokio::time::timeout(self.timeout, inner.lookup(qname.clone(), rtype))
             .await
             .unwrap_or(Err(NetError::Timeout))
     }

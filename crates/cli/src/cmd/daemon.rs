@@ -13,8 +13,8 @@ use mailsec_daemon::handler::PolicyHandler;
 use mailsec_daemon::metrics::Metrics;
 use mailsec_daemon::resolve::{DnsHttps, PolicyResolver, ResolverConfig};
 use mailsec_daemon::server::{ListenAddr, Listener, serve};
-use mailsec_daemon::store::{EntryStore, MemoryStore};
-use mailsec_sender::cache::{self, Layered};
+use mailsec_daemon::store::EntryStore;
+use mailsec_sender::cache::{self, Layered, Memory};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -22,9 +22,12 @@ use crate::cli::{DaemonArgs, NetArgs};
 use crate::cmd::net;
 use crate::exit::Exit;
 
+/// How often entries that no longer answer anything are swept out of memory.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The policy cache named by `url`: memory alone, or a memory layer over a backend.
 pub(crate) enum Store {
-    Memory(Arc<MemoryStore>),
+    Memory(Arc<Memory>),
     Layered(Arc<Layered>),
 }
 
@@ -40,7 +43,7 @@ impl Store {
 /// Opens the policy cache named by `url`.
 pub(crate) async fn open_store(url: &str, state_dir: &Path) -> anyhow::Result<Store> {
     if url == "memory:" {
-        return Ok(Store::Memory(Arc::new(MemoryStore::default())));
+        return Ok(Store::Memory(Arc::new(Memory::default())));
     }
     let backend = cache::open(url, state_dir).await?;
     Ok(Store::Layered(Arc::new(Layered::new(backend))))
@@ -164,7 +167,7 @@ async fn daemon(
         },
         metrics.clone(),
     );
-    let handler = PolicyHandler::new(resolver, dns, config.zones(), metrics.clone());
+    let handler = PolicyHandler::new(resolver.clone(), dns, config.zones(), metrics.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     let mut bound = Vec::new();
@@ -210,6 +213,20 @@ async fn daemon(
                 }
                 l.reconcile().await;
                 m.set_backend_up(l.backend_ok());
+            }
+        });
+    }
+    {
+        // Entries that no longer answer anything leave memory once a minute.
+        let mut stop = stop_rx.clone();
+        servers.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(SWEEP_INTERVAL) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                let swept = resolver.sweep();
+                tracing::debug!(swept, "stale cache entries forgotten from memory");
             }
         });
     }

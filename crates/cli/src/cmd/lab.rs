@@ -189,7 +189,7 @@ async fn daemon_replies(
             dns: ctx.resolver.clone(),
             fetch: ctx.fetch.clone(),
         }),
-        std::sync::Arc::new(mailsec_daemon::store::MemoryStore::default()),
+        std::sync::Arc::new(mailsec_sender::cache::Memory::default()),
         std::sync::Arc::new(mailsec_daemon::clock::SystemClock),
         mailsec_daemon::resolve::ResolverConfig::default(),
         std::sync::Arc::new(mailsec_daemon::resolve::NoObserver),

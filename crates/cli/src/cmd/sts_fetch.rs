@@ -132,15 +132,15 @@ pub(crate) fn run(
         let (policy, verdict, reason) = match &outcome {
             Outcome::Policy { policy, .. } => (
                 Some(PolicyView {
-                    id: policy.id.to_string(),
-                    mode: policy.policy.mode.as_str(),
-                    max_age: policy.policy.max_age.seconds(),
-                    mx: policy.policy.mx.iter().map(ToString::to_string).collect(),
+                    id: policy.id().to_owned(),
+                    mode: policy.mode().as_str(),
+                    max_age: policy.max_age().seconds(),
+                    mx: policy.mx().map(str::to_owned).collect(),
                     fetched_at: policy.fetched_at,
                     expires_at: policy.expires_at(),
-                    body: policy.body.clone(),
+                    body: policy.body().to_owned(),
                 }),
-                policy.policy.mode.as_str(),
+                policy.mode().as_str(),
                 None,
             ),
             Outcome::NoPolicy { reason, .. } => (None, "no-policy", Some(reason.clone())),

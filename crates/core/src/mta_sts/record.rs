@@ -73,6 +73,12 @@ impl PolicyId {
         ok.then(|| Self(id.to_owned()))
     }
 
+    /// An id checked before (a cached policy's).
+    pub(crate) fn from_valid(id: &str) -> Self {
+        debug_assert!(Self::new(id).is_some());
+        Self(id.to_owned())
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

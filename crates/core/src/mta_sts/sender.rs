@@ -32,12 +32,11 @@
 //! One fetch per domain however many lookups ask at once is the shell's job (it is about
 //! concurrency, not state).
 
-use std::fmt;
-use std::sync::Arc;
+use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
 
-use crate::mta_sts::policy::{Mode, Policy, PolicyError};
+use crate::mta_sts::policy::{MaxAge, Mode, Policy, PolicyError};
 use crate::mta_sts::record::PolicyId;
 
 /// Seconds since the Unix epoch.
@@ -84,34 +83,145 @@ impl Rules {
     }
 }
 
-/// A policy as cached: the body as served, its id, and when it was fetched. Deserialising parses
-/// the body again, so a stored entry whose body no longer parses is refused, never applied.
+/// A policy as cached: its id, the body as served, the parsed mode, `max_age` and MX patterns,
+/// and when it was fetched. Deserialising parses the body again, so a stored entry whose body no
+/// longer parses is refused, never applied.
+///
+/// The id, the body and the patterns share one allocation, the patterns only when the body does
+/// not already spell them as the parser normalises them (lower case, no trailing dot, no
+/// repeats), and the rest of the parsed policy (its extensions, its copy of the lines) is not
+/// kept: a sending MTA's memory layer holds one of these per destination domain, and 100,000
+/// of them take about 21 MiB this way against 56 MiB with a `Policy` and two `String`s each
+/// (BENCHMARKS.md, issue 6). [`CachedPolicy::policy`] parses the body again for the rare caller
+/// that needs the rest.
 #[derive(Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StoredPolicy", into = "StoredPolicy")]
 pub struct CachedPolicy {
-    /// The id of the TXT record that led to this body.
-    pub id: PolicyId,
-    /// The body as served.
-    pub body: String,
-    /// The parsed body.
-    pub policy: Arc<Policy>,
+    /// `id`, then the body, then (unless `mx_as_written`) the patterns in their display form
+    /// (`*.` for a wildcard), each followed by one space.
+    text: Box<str>,
+    /// The body's `mx` values are the patterns as they are: nothing follows the body.
+    mx_as_written: bool,
+    /// The id's length (at most 32, RFC 8461 §3.1).
+    id_len: u8,
+    /// The body's length (the fetcher caps it at 64 KiB, RFC 8461 §3.2).
+    body_len: u32,
+    mode: Mode,
+    max_age: MaxAge,
     /// When it was fetched.
     pub fetched_at: UnixSeconds,
-    /// When the body is due for a re-fetch (before `expires_at`, jittered).
-    pub refresh_at: UnixSeconds,
+    /// Seconds after `fetched_at` at which the body is due (at most `max_age`, a `u32`).
+    refresh_after: u32,
 }
 
 impl CachedPolicy {
+    /// A policy fetched at `fetched_at` under `id`, `policy` being `body` parsed.
+    ///
+    /// # Panics
+    ///
+    /// Never for a body the fetcher returns: a body over 4 GiB cannot be a policy that parsed.
+    pub fn from_parts(
+        id: &PolicyId,
+        body: &str,
+        policy: &Policy,
+        fetched_at: UnixSeconds,
+        refresh_at: UnixSeconds,
+    ) -> Self {
+        let mx_as_written = mx_values(body).eq(policy.mx.iter().map(|p| p.to_string()));
+        let patterns = if mx_as_written {
+            0
+        } else {
+            policy
+                .mx
+                .iter()
+                .map(|p| p.name().as_str().len() + 3)
+                .sum::<usize>()
+        };
+        let mut text = String::with_capacity(id.as_str().len() + body.len() + patterns);
+        text.push_str(id.as_str());
+        text.push_str(body);
+        if !mx_as_written {
+            for p in &policy.mx {
+                // Host names are A-labels (RFC 8461 §3.2): no space inside one.
+                let _ = write!(text, "{p} ");
+            }
+        }
+        // Due no later than expiry: a policy is resolved again once expired anyway.
+        let refresh_after = refresh_at
+            .saturating_sub(fetched_at)
+            .min(u64::from(policy.max_age.seconds()));
+        Self {
+            text: text.into_boxed_str(),
+            mx_as_written,
+            // PolicyId is 1 to 32 characters.
+            id_len: id.as_str().len() as u8,
+            body_len: u32::try_from(body.len()).expect("a policy body under 4 GiB"),
+            mode: policy.mode,
+            max_age: policy.max_age,
+            fetched_at,
+            // max_age is at most 31,557,600 (RFC 8461 §3.2).
+            refresh_after: refresh_after as u32,
+        }
+    }
+
+    fn new(id: &PolicyId, body: &str, policy: &Policy, now: UnixSeconds, jitter: f64) -> Self {
+        let refresh_at = refresh_at(now, u64::from(policy.max_age.seconds()), jitter);
+        Self::from_parts(id, body, policy, now, refresh_at)
+    }
+
+    /// The id of the TXT record that led to this body.
+    pub fn id(&self) -> &str {
+        &self.text[..usize::from(self.id_len)]
+    }
+
+    /// The body as served.
+    pub fn body(&self) -> &str {
+        let start = usize::from(self.id_len);
+        &self.text[start..start + self.body_len as usize]
+    }
+
+    /// When the body is due for a re-fetch (before [`Self::expires_at`], jittered), or the
+    /// fetch time when read back with a due time before it.
+    pub fn refresh_at(&self) -> UnixSeconds {
+        self.fetched_at + u64::from(self.refresh_after)
+    }
+
+    /// The policy mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The policy's `max_age`.
+    pub fn max_age(&self) -> MaxAge {
+        self.max_age
+    }
+
+    /// The MX patterns in policy order, as the policy writes them (`*.` before a wildcard's
+    /// suffix), lower-cased, without a trailing dot and without repeats.
+    pub fn mx(&self) -> impl Iterator<Item = &str> {
+        let start = usize::from(self.id_len) + self.body_len as usize;
+        let written = self.mx_as_written.then(|| mx_values(self.body()));
+        let stored = (!self.mx_as_written).then(|| self.text[start..].split_terminator(' '));
+        written
+            .into_iter()
+            .flatten()
+            .chain(stored.into_iter().flatten())
+    }
+
+    /// The whole parsed policy, parsed again from the body.
+    pub fn policy(&self) -> Result<Policy, PolicyError> {
+        Policy::parse(self.body().as_bytes())
+    }
+
     /// When it stops applying: `max_age` after the fetch (RFC 8461 §3.2, §5.1).
     pub fn expires_at(&self) -> UnixSeconds {
-        self.fetched_at + u64::from(self.policy.max_age.seconds())
+        self.fetched_at + u64::from(self.max_age.seconds())
     }
 
     /// The non-empty lines of the body without their terminators: the TLS-RPT `policy-string`
-    /// (RFC 8460 §4.5). The parsed policy's own copy of them is dropped when cached, to keep
-    /// 100,000 cached policies small; this gives the same lines for every valid body.
+    /// (RFC 8460 §4.5), the same lines the parser keeps for every valid body.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
-        self.body
+        self.body()
             .split('\n')
             .map(|l| l.strip_suffix('\r').unwrap_or(l))
             .filter(|l| !l.is_empty())
@@ -121,18 +231,15 @@ impl CachedPolicy {
     pub fn is_live(&self, now: UnixSeconds) -> bool {
         now < self.expires_at()
     }
+}
 
-    fn new(id: PolicyId, body: String, mut policy: Policy, now: UnixSeconds, jitter: f64) -> Self {
-        let refresh_at = refresh_at(now, u64::from(policy.max_age.seconds()), jitter);
-        compact(&mut policy);
-        Self {
-            id,
-            body,
-            policy: Arc::new(policy),
-            fetched_at: now,
-            refresh_at,
-        }
-    }
+/// The values of a body's `mx` lines as written (RFC 8461 §3.2: `sts-policy-field-delim` is a
+/// colon and optional WSP; the value ends before trailing WSP).
+fn mx_values(body: &str) -> impl Iterator<Item = &str> {
+    body.split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter_map(|l| l.strip_prefix("mx:"))
+        .map(|v| v.trim_matches([' ', '\t']))
 }
 
 /// When a body fetched at `fetched_at` with `max_age` is due: after one day or half of
@@ -147,16 +254,6 @@ pub fn refresh_at(fetched_at: UnixSeconds, max_age: u64, jitter: f64) -> UnixSec
     // The product is at most span / 5, so the cast cannot overflow or go negative.
     let early = (span as f64 * 0.2 * jitter) as u64;
     fetched_at + span - early.min(span)
-}
-
-/// A parsed policy as the cache keeps it: without its copy of the lines (derived from the body
-/// when needed, [`CachedPolicy::lines`]) and without the spare capacity parsing left in its
-/// vectors (the `mx` list grows to room for four patterns: 96 bytes more per policy, about 9 MiB
-/// with 100,000 cached policies).
-fn compact(policy: &mut Policy) {
-    policy.lines = Vec::new();
-    policy.mx.shrink_to_fit();
-    policy.extensions.shrink_to_fit();
 }
 
 /// The stored form of [`CachedPolicy`].
@@ -174,25 +271,27 @@ impl TryFrom<StoredPolicy> for CachedPolicy {
 
     fn try_from(s: StoredPolicy) -> Result<Self, String> {
         let id = PolicyId::new(&s.id).ok_or_else(|| format!("invalid policy id {:?}", s.id))?;
-        let mut policy = Policy::parse(s.body.as_bytes()).map_err(|e| e.to_string())?;
-        compact(&mut policy);
-        Ok(Self {
-            id,
-            body: s.body,
-            policy: Arc::new(policy),
-            fetched_at: s.fetched_at,
-            refresh_at: s.refresh_at,
-        })
+        let policy = Policy::parse(s.body.as_bytes()).map_err(|e| e.to_string())?;
+        if u32::try_from(s.body.len()).is_err() {
+            return Err("policy body over 4 GiB".to_owned());
+        }
+        Ok(Self::from_parts(
+            &id,
+            &s.body,
+            &policy,
+            s.fetched_at,
+            s.refresh_at,
+        ))
     }
 }
 
 impl From<CachedPolicy> for StoredPolicy {
     fn from(c: CachedPolicy) -> Self {
         Self {
-            id: c.id.as_str().to_owned(),
-            body: c.body,
+            id: c.id().to_owned(),
+            body: c.body().to_owned(),
             fetched_at: c.fetched_at,
-            refresh_at: c.refresh_at,
+            refresh_at: c.refresh_at(),
         }
     }
 }
@@ -231,19 +330,19 @@ pub enum Status {
     /// Records exist but not exactly one valid one (RFC 8461 §3.1).
     InvalidRecord {
         /// Why.
-        reason: String,
+        reason: Box<str>,
     },
     /// The last fetch failed.
     FetchFailed {
         /// The TLS-RPT result type.
         failure: StsFailure,
         /// Why, in one line.
-        reason: String,
+        reason: Box<str>,
     },
     /// The `_mta-sts` lookup failed temporarily (SERVFAIL, timeout, bogus).
     DnsFailed {
         /// Why, in one line.
-        reason: String,
+        reason: Box<str>,
     },
 }
 
@@ -392,7 +491,7 @@ impl Outcome {
     /// The policy in force, if its mode is not `none`.
     pub fn active_policy(&self) -> Option<&CachedPolicy> {
         match self {
-            Self::Policy { policy, .. } if policy.policy.mode != Mode::None => Some(policy),
+            Self::Policy { policy, .. } if policy.mode() != Mode::None => Some(policy),
             _ => None,
         }
     }
@@ -428,7 +527,7 @@ pub fn plan(entry: Option<&Entry>, now: UnixSeconds, rules: &Rules) -> Plan {
     };
     if let Some(policy) = entry.live_policy(now) {
         let backing_off = now < entry.retry_at;
-        let then = if now >= policy.refresh_at && !backing_off {
+        let then = if now >= policy.refresh_at() && !backing_off {
             Some(Background::Refresh)
         } else if now >= entry.checked_at.saturating_add(rules.recheck) && !backing_off {
             Some(Background::Recheck)
@@ -440,16 +539,7 @@ pub fn plan(entry: Option<&Entry>, now: UnixSeconds, rules: &Rules) -> Plan {
             then,
         };
     }
-    let remembered = match &entry.status {
-        Status::NoRecord | Status::InvalidRecord { .. } => {
-            now < entry.checked_at.saturating_add(rules.negative_ttl)
-        }
-        Status::FetchFailed { .. } => now < entry.retry_at,
-        Status::DnsFailed { .. } => now < entry.checked_at.saturating_add(rules.temp_ttl),
-        // A policy that expired: resolve again.
-        Status::Ok => false,
-    };
-    if remembered {
+    if remembered(entry, now, rules) {
         Plan::Answer {
             outcome: without_policy(&entry.status),
             then: None,
@@ -459,12 +549,39 @@ pub fn plan(entry: Option<&Entry>, now: UnixSeconds, rules: &Rules) -> Plan {
     }
 }
 
+/// Does `entry`, without a live policy, still answer a lookup at `now` (a negative answer within
+/// its TTL, a failed fetch within its back-off)?
+fn remembered(entry: &Entry, now: UnixSeconds, rules: &Rules) -> bool {
+    match &entry.status {
+        Status::NoRecord | Status::InvalidRecord { .. } => {
+            now < entry.checked_at.saturating_add(rules.negative_ttl)
+        }
+        Status::FetchFailed { .. } => now < entry.retry_at,
+        Status::DnsFailed { .. } => now < entry.checked_at.saturating_add(rules.temp_ttl),
+        // A policy that expired: resolve again.
+        Status::Ok => false,
+    }
+}
+
+/// May a cache forget `entry` at `now` without changing any answer? True when it has no live
+/// policy (an expired one never applies again, RFC 8461 §5.1), its remembered answer has run
+/// out ([`Rules::negative_ttl`], [`Rules::temp_ttl`]), no back-off is pending, and a failure
+/// count, which makes the next back-off longer, is older than [`Rules::backoff_max`]. A long
+/// running sender sweeps such entries out of memory so that names asked once (a misspelt
+/// domain, spam's random names) do not stay for good.
+pub fn is_stale(entry: &Entry, now: UnixSeconds, rules: &Rules) -> bool {
+    entry.live_policy(now).is_none()
+        && !remembered(entry, now, rules)
+        && now >= entry.retry_at
+        && (entry.failures == 0 || now >= entry.checked_at.saturating_add(rules.backoff_max))
+}
+
 /// The answer from a cached policy under `rule`, with the failure the entry remembers.
 fn kept(entry: &Entry, policy: &CachedPolicy, rule: Rule) -> Outcome {
     let failure = match &entry.status {
         Status::FetchFailed { failure, reason } => Some(Failure {
             result_type: *failure,
-            reason: reason.clone(),
+            reason: reason.to_string(),
         }),
         _ => None,
     };
@@ -486,18 +603,18 @@ fn without_policy(status: &Status) -> Outcome {
         Status::InvalidRecord { reason } => Outcome::NoPolicy {
             rule: Rule::NoRecord,
             failure: None,
-            reason: reason.clone(),
+            reason: reason.to_string(),
         },
         Status::FetchFailed { failure, reason } => Outcome::NoPolicy {
             rule: Rule::FetchFailed,
             failure: Some(Failure {
                 result_type: *failure,
-                reason: reason.clone(),
+                reason: reason.to_string(),
             }),
-            reason: reason.clone(),
+            reason: reason.to_string(),
         },
         Status::DnsFailed { reason } => Outcome::Temp {
-            reason: reason.clone(),
+            reason: reason.to_string(),
         },
     }
 }
@@ -558,8 +675,8 @@ pub fn after_discovery(
     match (discovery, live) {
         (Discovery::Record(id), Some(cached)) => {
             let entry = entry.expect("a live policy comes from an entry");
-            let due = why == Reason::Background(Background::Refresh) || now >= cached.refresh_at;
-            if id == cached.id && !due {
+            let due = why == Reason::Background(Background::Refresh) || now >= cached.refresh_at();
+            if id.as_str() == cached.id() && !due {
                 // RFC 8461 §3.3: an unchanged id needs no fetch.
                 let mut next = entry.clone();
                 next.checked_at = now;
@@ -578,7 +695,7 @@ pub fn after_discovery(
                     outcome,
                 };
             }
-            let rule = if id == cached.id {
+            let rule = if id.as_str() == cached.id() {
                 Rule::Refreshed
             } else {
                 Rule::NewId
@@ -605,10 +722,10 @@ pub fn after_discovery(
         // was removed (§8.3) is seen.
         (Discovery::NoRecord | Discovery::Invalid(_), Some(cached)) => {
             let entry = entry.expect("a live policy comes from an entry");
-            let due = why == Reason::Background(Background::Refresh) || now >= cached.refresh_at;
+            let due = why == Reason::Background(Background::Refresh) || now >= cached.refresh_at();
             if due && !backing_off {
                 return Step::Fetch {
-                    id: cached.id.clone(),
+                    id: PolicyId::from_valid(cached.id()),
                     rule: Rule::Refreshed,
                 };
             }
@@ -633,8 +750,12 @@ pub fn after_discovery(
         (discovery, None) => {
             let status = match discovery {
                 Discovery::NoRecord => Status::NoRecord,
-                Discovery::Invalid(reason) => Status::InvalidRecord { reason },
-                Discovery::Failed(reason) => Status::DnsFailed { reason },
+                Discovery::Invalid(reason) => Status::InvalidRecord {
+                    reason: reason.into(),
+                },
+                Discovery::Failed(reason) => Status::DnsFailed {
+                    reason: reason.into(),
+                },
                 Discovery::Record(_) => unreachable!("matched above"),
             };
             let next = Entry {
@@ -716,15 +837,15 @@ pub fn after_fetch(
         Ok((body, policy)) => {
             let old = entry.and_then(|e| e.policy.as_ref());
             let change = match old {
-                Some(o) if o.body == body && o.id == id => None,
+                Some(o) if o.body() == body && o.id() == id.as_str() => None,
                 _ => Some(Change {
-                    old_id: old.map(|o| o.id.as_str().to_owned()),
-                    old_mode: old.map(|o| o.policy.mode),
+                    old_id: old.map(|o| o.id().to_owned()),
+                    old_mode: old.map(CachedPolicy::mode),
                     new_id: id.as_str().to_owned(),
                     new_mode: policy.mode,
                 }),
             };
-            let cached = CachedPolicy::new(id, body, policy, now, jitter);
+            let cached = CachedPolicy::new(&id, &body, &policy, now, jitter);
             let entry = Entry {
                 policy: Some(cached.clone()),
                 status: Status::Ok,
@@ -748,7 +869,7 @@ pub fn after_fetch(
                 policy: entry.and_then(|e| e.policy.clone()),
                 status: Status::FetchFailed {
                     failure: failure.result_type,
-                    reason: failure.reason.clone(),
+                    reason: failure.reason.as_str().into(),
                 },
                 checked_at: now,
                 failures,
@@ -838,24 +959,153 @@ mod tests {
     }
 
     #[test]
-    fn cached_policies_keep_no_spare_room_fetched_or_read_back() {
-        let e = first("enforce", WEEK, T0);
+    fn stale_entries_are_those_that_no_longer_answer() {
+        let r = rules();
+        // A live policy stays; once expired (max_age a week) it can go.
+        let live = first("enforce", WEEK, T0);
+        assert!(!is_stale(&live, T0 + WEEK - 1, &r));
+        assert!(is_stale(&live, T0 + WEEK, &r));
+        let without = |status: Status, failures: u32, retry_at: u64| Entry {
+            policy: None,
+            status,
+            checked_at: T0,
+            failures,
+            retry_at,
+        };
+        // No record: remembered for negative_ttl.
+        let none = without(Status::NoRecord, 0, 0);
+        assert!(!is_stale(&none, T0 + r.negative_ttl - 1, &r));
+        assert!(is_stale(&none, T0 + r.negative_ttl, &r));
+        let invalid = without(
+            Status::InvalidRecord {
+                reason: "two records".into(),
+            },
+            0,
+            0,
+        );
+        assert!(!is_stale(&invalid, T0 + r.negative_ttl - 1, &r));
+        assert!(is_stale(&invalid, T0 + r.negative_ttl, &r));
+        // A DNS failure: remembered for temp_ttl.
+        let temp = without(
+            Status::DnsFailed {
+                reason: "SERVFAIL".into(),
+            },
+            0,
+            0,
+        );
+        assert!(!is_stale(&temp, T0 + r.temp_ttl - 1, &r));
+        assert!(is_stale(&temp, T0 + r.temp_ttl, &r));
+        // A failed fetch: kept through its back-off, and its failure count until backoff_max
+        // after the last check (so that the next back-off still doubles).
+        let failed = without(
+            Status::FetchFailed {
+                failure: StsFailure::StsPolicyFetchError,
+                reason: "HTTP status 404".into(),
+            },
+            3,
+            T0 + 240,
+        );
+        assert!(!is_stale(&failed, T0 + 239, &r));
+        assert!(!is_stale(&failed, T0 + 240, &r));
+        assert!(!is_stale(&failed, T0 + r.backoff_max - 1, &r));
+        assert!(is_stale(&failed, T0 + r.backoff_max, &r));
+        // An expired policy with a back-off pending stays until the back-off ends.
+        let mut expired = first("enforce", 86_400, T0);
+        expired.retry_at = T0 + 2 * DAY;
+        expired.failures = 1;
+        assert!(!is_stale(&expired, T0 + DAY, &r));
+        assert!(is_stale(&expired, T0 + 2 * DAY, &r));
+    }
+
+    #[test]
+    fn entries_stay_small() {
+        // A memory layer holds one per destination domain (issue 6: 100,000 in under 50 MB);
+        // 88 bytes is one 96-byte malloc chunk on 64-bit glibc.
+        assert!(size_of::<Entry>() <= 88, "{}", size_of::<Entry>());
+        assert!(
+            size_of::<CachedPolicy>() <= 40,
+            "{}",
+            size_of::<CachedPolicy>()
+        );
+    }
+
+    #[test]
+    fn patterns_as_written_are_read_from_the_body() {
+        let body = "version: STSv1\nmode: testing\nmx:\t*.example.net \nmx: mx.example.com\nmax_age: 86400\n";
+        let p = CachedPolicy::from_parts(
+            &PolicyId::new("b2").unwrap(),
+            body,
+            &Policy::parse(body.as_bytes()).unwrap(),
+            T0,
+            T0 + 10,
+        );
+        assert!(p.mx_as_written);
+        assert_eq!(&*p.text, &format!("b2{body}"));
+        assert_eq!(
+            p.mx().collect::<Vec<_>>(),
+            ["*.example.net", "mx.example.com"]
+        );
+        assert_eq!(p.refresh_at(), T0 + 10);
+        // A due time before the fetch or after expiry is clamped into [fetched, expires].
+        let early = CachedPolicy::from_parts(
+            &PolicyId::new("b2").unwrap(),
+            body,
+            &Policy::parse(body.as_bytes()).unwrap(),
+            T0,
+            1,
+        );
+        assert_eq!(early.refresh_at(), T0);
+        let late = CachedPolicy::from_parts(
+            &PolicyId::new("b2").unwrap(),
+            body,
+            &Policy::parse(body.as_bytes()).unwrap(),
+            T0,
+            u64::MAX,
+        );
+        assert_eq!(late.refresh_at(), late.expires_at());
+    }
+
+    #[test]
+    fn cached_policies_keep_id_body_and_patterns_in_one_allocation() {
+        let body = "version: STSv1\r\nmode: enforce\r\nmx: MX.example.com.\r\nmx: *.Backup.example.com\r\nmx: mx.example.com\r\nmax_age: 604800\r\nfuture: x\r\n";
+        let e = after_fetch(
+            None,
+            PolicyId::new("a1").unwrap(),
+            Rule::Fetched,
+            Fetch::Body(body.as_bytes().to_vec()),
+            T0,
+            &Rules::default(),
+            0.0,
+        )
+        .entry;
         let fetched = e.policy.clone().unwrap();
         let json = serde_json::to_string(&e).unwrap();
         let read: Entry = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, e);
         for p in [fetched, read.policy.unwrap()] {
-            assert_eq!(p.policy.mx.len(), 1);
-            assert_eq!(p.policy.mx.capacity(), 1);
-            assert!(p.policy.lines.is_empty());
+            assert!(!p.mx_as_written);
+            assert_eq!(p.id(), "a1");
+            assert_eq!(p.body(), body);
+            assert_eq!(p.mode(), Mode::Enforce);
+            assert_eq!(p.max_age().seconds(), 604_800);
+            // Lower-cased, without the trailing dot, the repeat dropped, in policy order.
+            assert_eq!(
+                p.mx().collect::<Vec<_>>(),
+                ["mx.example.com", "*.backup.example.com"]
+            );
             assert_eq!(
                 p.lines().collect::<Vec<_>>(),
                 [
                     "version: STSv1",
                     "mode: enforce",
+                    "mx: MX.example.com.",
+                    "mx: *.Backup.example.com",
                     "mx: mx.example.com",
-                    "max_age: 604800"
+                    "max_age: 604800",
+                    "future: x"
                 ]
             );
+            assert_eq!(p.policy().unwrap().extensions.len(), 1);
         }
     }
 
@@ -865,7 +1115,7 @@ mod tests {
         let (o, then) = answer(plan(Some(&e), T0 + 10, &rules()));
         assert_eq!(o.rule(), Rule::Cached);
         assert_eq!(then, None);
-        assert_eq!(o.active_policy().unwrap().id, id("a1"));
+        assert_eq!(o.active_policy().unwrap().id(), "a1");
         assert_eq!(o.result_type(), None);
     }
 
@@ -928,7 +1178,7 @@ mod tests {
         let e = first("enforce", WEEK, T0);
         let p = e.policy.clone().unwrap();
         // Jitter 0: exactly one day.
-        assert_eq!(p.refresh_at, T0 + DAY);
+        assert_eq!(p.refresh_at(), T0 + DAY);
         let (o, then) = answer(plan(Some(&e), T0 + DAY, &rules()));
         assert_eq!((o.rule(), then), (Rule::Cached, Some(Background::Refresh)));
         let step = after_discovery(
@@ -1025,7 +1275,7 @@ mod tests {
         );
         assert_eq!(f.outcome.rule(), Rule::KeptFetchFailed);
         assert_eq!(f.outcome.result_type(), Some(StsFailure::StsWebpkiInvalid));
-        assert_eq!(f.outcome.active_policy().unwrap().id, id("a1"));
+        assert_eq!(f.outcome.active_policy().unwrap().id(), "a1");
         assert_eq!((f.entry.failures, f.entry.retry_at), (1, now + 60));
         // During the back-off the cached policy answers, with the failure, and no background
         // work starts.

@@ -7,7 +7,6 @@
 use std::fmt::Write as _;
 
 use crate::domain::HostName;
-use crate::mta_sts::pattern::MxPattern;
 use crate::mta_sts::policy::Mode;
 use crate::mta_sts::sender::{CachedPolicy, Outcome};
 use crate::socketmap::Reply;
@@ -155,7 +154,7 @@ pub fn reply(domain: &HostName, dane: &DaneGate, sts: &Outcome, opts: ReplyOptio
 
 /// Does the policy make TLS mandatory: `enforce`, or `testing` under `strict_testing`?
 fn applies(cached: &CachedPolicy, opts: ReplyOptions) -> bool {
-    match cached.policy.mode {
+    match cached.mode() {
         Mode::Enforce => true,
         Mode::Testing => opts.strict_testing,
         Mode::None => false,
@@ -165,19 +164,19 @@ fn applies(cached: &CachedPolicy, opts: ReplyOptions) -> bool {
 /// `secure match=<patterns> [servername=hostname] [TLSRPT attributes]`.
 fn secure(domain: &HostName, cached: &CachedPolicy, opts: ReplyOptions) -> String {
     let mut out = String::from("secure match=");
-    for (i, p) in cached.policy.mx.iter().enumerate() {
+    for (i, p) in cached.mx().enumerate() {
         if i > 0 {
             out.push(':');
         }
         // Postfix matches a leading dot against any sub-domain (`tls_client.c`), the closest
         // it has to RFC 8461 §4.1's one-label wildcard; Postfix 3.10.5 with the mx_host_pattern
         // attributes below checks the exact rule.
-        match p {
-            MxPattern::Exact(h) => out.push_str(h.as_str()),
-            MxPattern::Wildcard(h) => {
+        match p.strip_prefix("*.") {
+            Some(suffix) => {
                 out.push('.');
-                out.push_str(h.as_str());
+                out.push_str(suffix);
             }
+            None => out.push_str(p),
         }
     }
     if opts.servername {
@@ -185,7 +184,7 @@ fn secure(domain: &HostName, cached: &CachedPolicy, opts: ReplyOptions) -> Strin
     }
     if opts.tlsrpt {
         let _ = write!(out, " policy_type=sts policy_domain={domain}");
-        for p in &cached.policy.mx {
+        for p in cached.mx() {
             let _ = write!(out, " mx_host_pattern={p}");
         }
         // One attribute per policy line as served (RFC 8460 §4.4 `policy-string`); braces keep

@@ -366,7 +366,20 @@ proptest! {
         });
         // Accepted exactly when the body is a valid policy.
         let parsed = serde_json::from_value::<Entry>(json);
-        prop_assert_eq!(parsed.is_ok(), Policy::parse(String::from_utf8_lossy(&body).as_bytes()).is_ok());
+        let policy = Policy::parse(String::from_utf8_lossy(&body).as_bytes());
+        prop_assert_eq!(parsed.is_ok(), policy.is_ok());
+        // The compact cached form gives back what the parser found: the same patterns in the
+        // same order (from the body as written or from its stored copy), mode, max_age, lines.
+        if let (Ok(entry), Ok(policy)) = (parsed, policy) {
+            let cached = entry.policy.unwrap();
+            let want: Vec<String> = policy.mx.iter().map(ToString::to_string).collect();
+            prop_assert_eq!(cached.mx().collect::<Vec<_>>(), want);
+            prop_assert_eq!(cached.mode(), policy.mode);
+            prop_assert_eq!(cached.max_age(), policy.max_age);
+            prop_assert_eq!(cached.lines().collect::<Vec<_>>(), policy.lines);
+            prop_assert_eq!(cached.id(), "a1");
+            prop_assert_eq!(cached.refresh_at(), 2);
+        }
     }
 
     /// RFC 8461 §3.3, §5.1 and §10.2 over any history: a cached policy is applied only before

@@ -138,3 +138,39 @@ async fn a_ds_trust_anchor_works_like_the_key() {
         Err(LookupError::Bogus)
     ));
 }
+
+#[tokio::test]
+async fn a_renewed_resolver_validates_like_the_first() {
+    // The resolver replaces hickory's underneath every so many lookups (to bound its
+    // validation cache); the new one must keep the trust anchors: secure stays secure, bogus
+    // stays bogus, never an unvalidated answer.
+    let lab = start().await;
+    let resolver = mailsec_dns::Resolver::new(&mailsec_dns::DnsConfig {
+        server: Some(lab.lab.dns_addr()),
+        trust_anchor: mailsec_dns::TrustAnchorSource::File(lab.files.trust_anchor_ds.clone()),
+        timeout: std::time::Duration::from_secs(1),
+        attempts: 1,
+    })
+    .await
+    .unwrap();
+    resolver.renew_every(1);
+    for _ in 0..3 {
+        assert_eq!(
+            resolver.mx("dane-ee.test").await.unwrap().security(),
+            Security::Secure
+        );
+        assert_eq!(
+            resolver
+                .tlsa("_25._tcp.mx.dane-insecure.test")
+                .await
+                .unwrap()
+                .security(),
+            Security::Insecure
+        );
+        assert!(matches!(
+            resolver.tlsa("_25._tcp.mx.dane-bogus-tlsa.test").await,
+            Err(LookupError::Bogus)
+        ));
+    }
+    assert_eq!(resolver.renewals(), 9);
+}

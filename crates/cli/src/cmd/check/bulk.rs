@@ -275,21 +275,12 @@ pub(super) fn run(
             })
             .context("starting the input reader")?;
 
-        // Each item goes with the context of its batch: a fresh resolver every RENEW_RESOLVER
-        // domains (see there).
-        let items =
-            futures_util::stream::unfold((item_rx, ctx, 0u64), |(mut rx, mut ctx, n)| async move {
-                let item = rx.recv().await?;
-                if n > 0 && n % RENEW_RESOLVER == 0 {
-                    // Should a new resolver fail to start, the old one goes on.
-                    if let Ok(resolver) = net::resolver(net_args).await {
-                        let mut fresh = (*ctx).clone();
-                        fresh.resolver = resolver;
-                        ctx = Arc::new(fresh);
-                    }
-                }
-                Some(((item, Arc::clone(&ctx)), (rx, ctx, n + 1)))
-            });
+        // The resolver bounds its own DNSSEC validation cache (`mailsec_dns::RENEW_AFTER`:
+        // hickory's grows with every new zone, about 3.7 KiB per domain of a list).
+        let items = futures_util::stream::unfold((item_rx, ctx), |(mut rx, ctx)| async move {
+            let item = rx.recv().await?;
+            Some(((item, Arc::clone(&ctx)), (rx, ctx)))
+        });
         let results = items
             .map(|(item, ctx)| {
                 let history_store = history_store.clone();
@@ -730,13 +721,6 @@ fn fnv1a128(bytes: &[u8]) -> u128 {
 /// Longest part of an input line kept; a longer line is no name (at most 253 characters, or
 /// four times that in U-labels) and gets an error record.
 const MAX_LINE: usize = 1024;
-
-/// Domains checked with one resolver. hickory's DNSSEC validator keeps every validation in a
-/// cache of a million entries, expired only when looked up again: about 3.7 KiB per domain of a
-/// list where each domain is its own signed zone, so that memory grew with the list (30 MiB at
-/// 1,000 domains, 65 MiB at 10,000). A fresh resolver per batch bounds it; the old one goes when
-/// the last check using it ends. What a batch loses is one root DNSKEY fetch.
-const RENEW_RESOLVER: u64 = 1000;
 
 /// Rows waiting for the store writer.
 const STORE_QUEUE: usize = 1024;
