@@ -174,8 +174,9 @@ impl PolicyResolver {
     }
 
     /// Forgets from the cache's memory the entries that no longer answer anything now
-    /// ([`mailsec_core::mta_sts::sender::is_stale`]); how many went. The daemon runs it every
-    /// minute, so that names asked once (misspelt domains, spam's random names) do not stay.
+    /// ([`mailsec_core::mta_sts::sender::is_stale`]); how many went. The daemon runs it as often
+    /// as the shortest negative TTL (at most a minute apart), so that names asked once
+    /// (misspelt domains, spam's random names) do not stay.
     pub fn sweep(&self) -> usize {
         self.0.store.sweep(self.0.clock.now(), &self.0.config.rules)
     }

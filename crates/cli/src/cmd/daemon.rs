@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use mailsec_core::mta_sts::sender::Rules;
 use mailsec_daemon::clock::SystemClock;
 use mailsec_daemon::config::{Config, import_snawoot};
 use mailsec_daemon::handler::PolicyHandler;
@@ -22,8 +23,12 @@ use crate::cli::{DaemonArgs, NetArgs};
 use crate::cmd::net;
 use crate::exit::Exit;
 
-/// How often entries that no longer answer anything are swept out of memory.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// How often entries that no longer answer anything are swept out of memory: as often as the
+/// shortest time an answer without a policy is remembered (so that none stays much more than
+/// twice that), between 5 s and a minute.
+fn sweep_interval(rules: &Rules) -> Duration {
+    Duration::from_secs(rules.negative_ttl.min(rules.temp_ttl).clamp(5, 60))
+}
 
 /// The policy cache named by `url`: memory alone, or a memory layer over a backend.
 pub(crate) enum Store {
@@ -217,12 +222,13 @@ async fn daemon(
         });
     }
     {
-        // Entries that no longer answer anything leave memory once a minute.
+        // Entries that no longer answer anything leave memory.
         let mut stop = stop_rx.clone();
+        let every = sweep_interval(&config.cache_rules.unwrap_or_default());
         servers.spawn(async move {
             loop {
                 tokio::select! {
-                    () = tokio::time::sleep(SWEEP_INTERVAL) => {}
+                    () = tokio::time::sleep(every) => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
                 let swept = resolver.sweep();
@@ -306,4 +312,26 @@ fn socket_permissions(path: &Path, config: &Config, mode: Option<u32>) -> anyhow
             .with_context(|| format!("cannot change the mode of {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_follow_the_shortest_negative_ttl_within_bounds() {
+        let r = Rules::default();
+        assert_eq!(sweep_interval(&r), Duration::from_secs(r.temp_ttl.min(60)));
+        let short = Rules {
+            negative_ttl: 1,
+            ..r
+        };
+        assert_eq!(sweep_interval(&short), Duration::from_secs(5));
+        let long = Rules {
+            negative_ttl: 3_600,
+            temp_ttl: 600,
+            ..r
+        };
+        assert_eq!(sweep_interval(&long), Duration::from_secs(60));
+    }
 }
