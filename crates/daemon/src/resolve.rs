@@ -173,6 +173,24 @@ impl PolicyResolver {
         }))
     }
 
+    /// The resolver of the daemon and of `mailsec sts fetch`: DNS through `dns`, HTTPS as
+    /// `fetch` says, the system clock.
+    pub fn over_network(
+        dns: Resolver,
+        fetch: FetchConfig,
+        store: Arc<dyn EntryStore>,
+        config: ResolverConfig,
+        observer: Arc<dyn Observer>,
+    ) -> Self {
+        Self::new(
+            Arc::new(DnsHttps { dns, fetch }),
+            store,
+            Arc::new(crate::clock::SystemClock),
+            config,
+            observer,
+        )
+    }
+
     /// Forgets from the cache's memory the entries that no longer answer anything now
     /// ([`mailsec_core::mta_sts::sender::is_stale`]); how many went. The daemon runs it as often
     /// as the shortest negative TTL (at most a minute apart), so that names asked once

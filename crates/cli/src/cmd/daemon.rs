@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use mailsec_core::mta_sts::sender::Rules;
-use mailsec_daemon::clock::SystemClock;
 use mailsec_daemon::config::{Config, import_snawoot};
 use mailsec_daemon::handler::PolicyHandler;
 use mailsec_daemon::metrics::Metrics;
-use mailsec_daemon::resolve::{DnsHttps, PolicyResolver, ResolverConfig};
+use mailsec_daemon::resolve::{PolicyResolver, ResolverConfig};
 use mailsec_daemon::server::{ListenAddr, Listener, serve};
 use mailsec_daemon::store::EntryStore;
 use mailsec_sender::cache::{self, Layered, Memory};
@@ -159,13 +158,10 @@ async fn daemon(
         fetch.timeout = Duration::from_secs(t);
     }
     let metrics = Arc::new(Metrics::new());
-    let resolver = PolicyResolver::new(
-        Arc::new(DnsHttps {
-            dns: dns.clone(),
-            fetch,
-        }),
+    let resolver = PolicyResolver::over_network(
+        dns.clone(),
+        fetch,
         store.entries(),
-        Arc::new(SystemClock),
         ResolverConfig {
             rules: config.cache_rules.unwrap_or_default(),
             max_fetches: config.max_fetches.unwrap_or(64),

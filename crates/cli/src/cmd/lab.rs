@@ -184,13 +184,10 @@ async fn daemon_replies(
 ) -> anyhow::Result<Vec<String>> {
     use mailsec_daemon::server::{ListenAddr, Listener, ServerLimits, serve};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let resolver = mailsec_daemon::resolve::PolicyResolver::new(
-        std::sync::Arc::new(mailsec_daemon::resolve::DnsHttps {
-            dns: ctx.resolver.clone(),
-            fetch: ctx.fetch.clone(),
-        }),
+    let resolver = mailsec_daemon::resolve::PolicyResolver::over_network(
+        ctx.resolver.clone(),
+        ctx.fetch.clone(),
         std::sync::Arc::new(mailsec_sender::cache::Memory::default()),
-        std::sync::Arc::new(mailsec_daemon::clock::SystemClock),
         mailsec_daemon::resolve::ResolverConfig::default(),
         std::sync::Arc::new(mailsec_daemon::resolve::NoObserver),
     );

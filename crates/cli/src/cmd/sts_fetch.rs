@@ -8,8 +8,7 @@ use mailsec_core::HostName;
 use mailsec_core::diag::quote;
 use mailsec_core::mta_sts::sender::{Discovery, Outcome};
 use mailsec_core::socketmap::policy::{DaneGate, ReplyOptions, reply};
-use mailsec_daemon::clock::SystemClock;
-use mailsec_daemon::resolve::{DnsHttps, NoObserver, PolicyResolver, ResolverConfig};
+use mailsec_daemon::resolve::{NoObserver, PolicyResolver, ResolverConfig};
 use serde::Serialize;
 
 use crate::cli::{NetArgs, StsFetchArgs};
@@ -81,13 +80,10 @@ pub(crate) fn run(
         let dns = net::resolver(net_args).await?;
         let fetch = net::fetch_config(net_args)?;
         let store = crate::cmd::daemon::open_store(&args.cache, std::path::Path::new(".")).await?;
-        let resolver = PolicyResolver::new(
-            Arc::new(DnsHttps {
-                dns: dns.clone(),
-                fetch,
-            }),
+        let resolver = PolicyResolver::over_network(
+            dns.clone(),
+            fetch,
             store.entries(),
-            Arc::new(SystemClock),
             ResolverConfig::default(),
             Arc::new(NoObserver),
         );
