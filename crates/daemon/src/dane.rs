@@ -62,22 +62,52 @@ pub fn decide(mx: &MxState, tlsa: &[(String, TlsaState)]) -> DaneGate {
 
 /// Looks up the MX RRset of `domain` and the TLSA records of its hosts, and decides.
 pub async fn gate(dns: &Resolver, domain: &HostName) -> DaneGate {
-    let mx = mx_state(dns, domain).await;
+    gate_ttl(dns, domain).await.0
+}
+
+/// [`gate`], with the smallest TTL of the records it read (MX, address and TLSA answers; `None`
+/// when it read only denials or failures): how long the decision may be reused.
+pub async fn gate_ttl(dns: &Resolver, domain: &HostName) -> (DaneGate, Option<u32>) {
+    let (mx, mx_ttl) = mx_state(dns, domain).await;
     let hosts: Vec<String> = match &mx {
         MxState::Secure(hosts) => hosts.iter().take(MAX_HOSTS).cloned().collect(),
         MxState::SecureNoMx => vec![domain.as_str().to_owned()],
         MxState::Insecure | MxState::Failed(_) => Vec::new(),
     };
+    let mut ttl = mx_ttl;
     let tlsa = join_all(hosts.into_iter().map(|host| async move {
-        let state = tlsa_state(dns, &host).await;
-        (host, state)
+        let (state, ttl) = tlsa_state(dns, &host).await;
+        (host, state, ttl)
     }))
-    .await;
-    decide(&mx, &tlsa)
+    .await
+    .into_iter()
+    .map(|(host, state, t)| {
+        ttl = min_ttl(ttl, t);
+        (host, state)
+    })
+    .collect::<Vec<_>>();
+    (decide(&mx, &tlsa), ttl)
 }
 
-async fn mx_state(dns: &Resolver, domain: &HostName) -> MxState {
-    match dns.mx(domain.as_str()).await {
+fn min_ttl(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The TTL of a response with records.
+fn ttl_of<T>(r: &Response<T>) -> Option<u32> {
+    match r {
+        Response::Records(a) => Some(a.ttl),
+        _ => None,
+    }
+}
+
+async fn mx_state(dns: &Resolver, domain: &HostName) -> (MxState, Option<u32>) {
+    let r = dns.mx(domain.as_str()).await;
+    let ttl = r.as_ref().ok().and_then(ttl_of);
+    let state = match r {
         Err(e) => MxState::Failed(format!("MX {domain}: {e}")),
         Ok(r) if r.security() == Security::Bogus => {
             MxState::Failed(format!("MX {domain}: DNSSEC validation failed (bogus)"))
@@ -97,17 +127,23 @@ async fn mx_state(dns: &Resolver, domain: &HostName) -> MxState {
         Ok(Response::NoData { .. }) => MxState::SecureNoMx,
         // The domain does not exist: Postfix bounces; nothing for DANE to add.
         Ok(Response::NxDomain { .. }) => MxState::Insecure,
-    }
+    };
+    (state, ttl)
 }
 
-async fn tlsa_state(dns: &Resolver, host: &str) -> TlsaState {
+async fn tlsa_state(dns: &Resolver, host: &str) -> (TlsaState, Option<u32>) {
     // RFC 7672 §2.2.2: the address records first; TLSA records count only behind secure ones.
-    let canonical = match dns.ipv4(host).await {
-        Err(e) => return TlsaState::Failed(format!("A {host}: {}", e)),
+    let a = dns.ipv4(host).await;
+    let mut ttl = a.as_ref().ok().and_then(ttl_of);
+    let canonical = match a {
+        Err(e) => return (TlsaState::Failed(format!("A {host}: {}", e)), ttl),
         Ok(r) if r.security() == Security::Bogus => {
-            return TlsaState::Failed(format!("A {host}: DNSSEC validation failed (bogus)"));
+            return (
+                TlsaState::Failed(format!("A {host}: DNSSEC validation failed (bogus)")),
+                ttl,
+            );
         }
-        Ok(r) if r.security() != Security::Secure => return TlsaState::None,
+        Ok(r) if r.security() != Security::Secure => return (TlsaState::None, ttl),
         // The canonical name may come fully qualified.
         Ok(Response::Records(a)) => a.canonical_name.trim_end_matches('.').to_ascii_lowercase(),
         // A secure denial of A (an IPv6-only host): its own name.
@@ -121,20 +157,23 @@ async fn tlsa_state(dns: &Resolver, host: &str) -> TlsaState {
     }
     for name in names {
         let owner = format!("_25._tcp.{name}");
-        match dns.tlsa(&owner).await {
-            Err(e) => return TlsaState::Failed(format!("TLSA {owner}: {}", e)),
+        let r = dns.tlsa(&owner).await;
+        ttl = min_ttl(ttl, r.as_ref().ok().and_then(ttl_of));
+        match r {
+            Err(e) => return (TlsaState::Failed(format!("TLSA {owner}: {}", e)), ttl),
             Ok(r) if r.security() == Security::Bogus => {
-                return TlsaState::Failed(format!(
-                    "TLSA {owner}: DNSSEC validation failed (bogus)"
-                ));
+                return (
+                    TlsaState::Failed(format!("TLSA {owner}: DNSSEC validation failed (bogus)")),
+                    ttl,
+                );
             }
             Ok(Response::Records(a)) if a.security == Security::Secure && !a.records.is_empty() => {
-                return TlsaState::Secure;
+                return (TlsaState::Secure, ttl);
             }
             Ok(_) => {}
         }
     }
-    TlsaState::None
+    (TlsaState::None, ttl)
 }
 
 #[cfg(test)]

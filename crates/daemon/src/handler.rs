@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use mailsec_core::HostName;
@@ -76,8 +76,10 @@ impl Zones {
     }
 }
 
-/// How long a DANE gate answer is reused: the DNS answers it comes from are cached by the
-/// resolver for their TTLs anyway; this saves their re-validation on every lookup.
+/// Longest a DANE gate answer is reused, and only while every record it was decided from is
+/// within its TTL (the smallest of them): the resolver caches those answers for their TTLs
+/// anyway; this saves their re-validation on every lookup without keeping a TLSA record past
+/// its TTL during a key rollover (RFC 7671 §8.1).
 const GATE_TTL: Duration = Duration::from_secs(60);
 /// A failed gate is reused for a short time only, so that a recovering zone is seen soon.
 const GATE_FAILED_TTL: Duration = Duration::from_secs(5);
@@ -89,7 +91,7 @@ pub struct PolicyHandler {
     resolver: PolicyResolver,
     dns: Resolver,
     zones: RwLock<Arc<Zones>>,
-    gates: Mutex<HashMap<String, (DaneGate, Instant)>>,
+    gates: Mutex<GateCache>,
     metrics: Arc<Metrics>,
 }
 
@@ -105,7 +107,7 @@ impl PolicyHandler {
             resolver,
             dns,
             zones: RwLock::new(Arc::new(zones)),
-            gates: Mutex::new(HashMap::new()),
+            gates: Mutex::new(GateCache::new(GATE_CACHE_MAX)),
             metrics,
         })
     }
@@ -163,33 +165,81 @@ impl PolicyHandler {
     }
 
     async fn gate(&self, domain: &HostName) -> DaneGate {
-        if let Some((g, at)) = self
-            .gates
-            .lock()
-            .ok()
-            .and_then(|m| m.get(domain.as_str()).cloned())
-        {
-            let ttl = if matches!(g, DaneGate::Failed(_) | DaneGate::MxFailed(_)) {
-                GATE_FAILED_TTL
-            } else {
-                GATE_TTL
-            };
-            if at.elapsed() < ttl {
-                return g;
-            }
+        if let Some(g) = self.gates().get(domain.as_str(), Instant::now()) {
+            return g;
         }
-        let g = crate::dane::gate(&self.dns, domain).await;
-        if let Ok(mut m) = self.gates.lock() {
-            if m.len() >= GATE_CACHE_MAX {
-                m.retain(|_, (_, at)| at.elapsed() < GATE_TTL);
-                if m.len() >= GATE_CACHE_MAX {
-                    m.clear();
-                }
-            }
-            m.insert(domain.as_str().to_owned(), (g.clone(), Instant::now()));
-        }
+        let (g, ttl) = crate::dane::gate_ttl(&self.dns, domain).await;
+        let keep = gate_lifetime(&g, ttl);
+        self.gates()
+            .insert(domain.as_str(), g.clone(), Instant::now(), keep);
         g
     }
+
+    fn gates(&self) -> MutexGuard<'_, GateCache> {
+        // Each change is one insert or retain: a panic elsewhere leaves a usable map.
+        self.gates.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets the gate answers that may no longer be reused; how many went.
+    pub fn sweep(&self) -> usize {
+        self.gates().sweep(Instant::now())
+    }
+}
+
+/// DANE gate answers and until when each may be reused, at most `max` of them.
+#[derive(Debug)]
+struct GateCache {
+    map: HashMap<String, (DaneGate, Instant)>,
+    max: usize,
+}
+
+impl GateCache {
+    fn new(max: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            max: max.max(1),
+        }
+    }
+
+    fn get(&self, domain: &str, now: Instant) -> Option<DaneGate> {
+        self.map
+            .get(domain)
+            .filter(|(_, until)| now < *until)
+            .map(|(g, _)| g.clone())
+    }
+
+    /// Keeps `gate` for `keep` from `now`. When full, the expired answers go first, and all of
+    /// them if none had expired (they are only a saving: the resolver still has the DNS
+    /// answers).
+    fn insert(&mut self, domain: &str, gate: DaneGate, now: Instant, keep: Duration) {
+        if self.map.len() >= self.max && !self.map.contains_key(domain) {
+            self.sweep(now);
+            if self.map.len() >= self.max {
+                self.map.clear();
+            }
+        }
+        self.map.insert(domain.to_owned(), (gate, now + keep));
+    }
+
+    fn sweep(&mut self, now: Instant) -> usize {
+        let before = self.map.len();
+        self.map.retain(|_, (_, until)| now < *until);
+        if self.map.capacity() > 4 * self.map.len().max(1024) {
+            self.map.shrink_to_fit();
+        }
+        before - self.map.len()
+    }
+}
+
+/// How long a gate answer may be reused: a failure [`GATE_FAILED_TTL`]; otherwise
+/// [`GATE_TTL`], or less when a record it was decided from has a smaller TTL.
+fn gate_lifetime(gate: &DaneGate, ttl: Option<u32>) -> Duration {
+    if matches!(gate, DaneGate::Failed(_) | DaneGate::MxFailed(_)) {
+        return GATE_FAILED_TTL;
+    }
+    ttl.map_or(GATE_TTL, |t| {
+        GATE_TTL.min(Duration::from_secs(u64::from(t)))
+    })
 }
 
 impl Handler for PolicyHandler {
@@ -224,5 +274,55 @@ impl Handler for FixedHandler {
     fn reply(self: Arc<Self>, _: Request) -> Pin<Box<dyn Future<Output = Reply> + Send + 'static>> {
         let r = self.0.clone();
         Box::pin(async move { r })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_answers_live_no_longer_than_their_records() {
+        assert_eq!(gate_lifetime(&DaneGate::Dane, None), GATE_TTL);
+        assert_eq!(gate_lifetime(&DaneGate::Dane, Some(3_600)), GATE_TTL);
+        assert_eq!(
+            gate_lifetime(&DaneGate::NotDane, Some(10)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(gate_lifetime(&DaneGate::Dane, Some(0)), Duration::ZERO);
+        for failed in [
+            DaneGate::Failed("TLSA: SERVFAIL".into()),
+            DaneGate::MxFailed("MX: timed out".into()),
+        ] {
+            assert_eq!(gate_lifetime(&failed, Some(3_600)), GATE_FAILED_TTL);
+        }
+    }
+
+    #[test]
+    fn the_gate_cache_expires_sweeps_and_stays_bounded() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut c = GateCache::new(3);
+        c.insert("a.example", DaneGate::Dane, t0, s(10));
+        c.insert("b.example", DaneGate::NotDane, t0, s(60));
+        assert_eq!(c.get("a.example", t0 + s(9)), Some(DaneGate::Dane));
+        assert_eq!(c.get("a.example", t0 + s(10)), None);
+        assert_eq!(c.get("c.example", t0), None);
+        // A sweep drops what expired only.
+        assert_eq!(c.sweep(t0 + s(10)), 1);
+        assert_eq!(c.get("b.example", t0 + s(10)), Some(DaneGate::NotDane));
+        // Full of live answers: a new domain clears the cache rather than grow past the bound.
+        c.insert("c.example", DaneGate::Dane, t0, s(60));
+        c.insert("d.example", DaneGate::Dane, t0, s(60));
+        assert_eq!(c.map.len(), 3);
+        c.insert("e.example", DaneGate::Dane, t0, s(60));
+        assert_eq!(c.map.len(), 1);
+        assert_eq!(c.get("e.example", t0), Some(DaneGate::Dane));
+        // Replacing a domain already held does not count as growth.
+        c.insert("f.example", DaneGate::Dane, t0, s(60));
+        c.insert("g.example", DaneGate::Dane, t0, s(60));
+        c.insert("g.example", DaneGate::NotDane, t0, s(60));
+        assert_eq!(c.map.len(), 3);
+        assert_eq!(c.get("g.example", t0), Some(DaneGate::NotDane));
     }
 }

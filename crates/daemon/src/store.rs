@@ -30,7 +30,7 @@ impl EntryStore for Memory {
     }
 
     fn sweep(&self, now: UnixSeconds, rules: &Rules) -> usize {
-        Memory::sweep(self, now, rules)
+        Self::sweep(self, now, rules)
     }
 }
 

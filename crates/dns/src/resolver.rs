@@ -281,7 +281,7 @@ impl Generations {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let every = self.renew_after.load(std::sync::atomic::Ordering::Relaxed);
-        if n % every.max(1) == 0
+        if n.is_multiple_of(every.max(1))
             && let Ok(fresh) = build(
                 self.servers.clone(),
                 &self.config,

@@ -218,9 +218,11 @@ async fn daemon(
         });
     }
     {
-        // Entries that no longer answer anything leave memory.
+        // Entries that no longer answer anything leave memory, and so do DANE gate answers
+        // past their TTL.
         let mut stop = stop_rx.clone();
         let every = sweep_interval(&config.cache_rules.unwrap_or_default());
+        let handler = handler.clone();
         servers.spawn(async move {
             loop {
                 tokio::select! {
@@ -228,7 +230,8 @@ async fn daemon(
                     _ = stop.wait_for(|s| *s) => return,
                 }
                 let swept = resolver.sweep();
-                tracing::debug!(swept, "stale cache entries forgotten from memory");
+                let gates = handler.sweep();
+                tracing::debug!(swept, gates, "stale cache entries forgotten from memory");
             }
         });
     }

@@ -267,7 +267,7 @@ fn zones_unix_sockets_and_configuration() {
     let config = dir.path().join("daemon.toml");
     std::fs::write(
         &config,
-        "[default_zone]\ndane = \"dane-only\"\n[zones.strict]\nstrict_testing = true\n[zones.nodane]\ndane = \"off\"\n[socket]\nmode = \"0600\"\n",
+        "[default_zone]\ndane = \"dane-only\"\n[zones.strict]\nstrict_testing = true\n[zones.nodane]\ndane = \"off\"\n[zones.hasty]\ntimeout = 1\n[socket]\nmode = \"0600\"\n",
     )
     .unwrap();
     let check = with_lab(
@@ -340,6 +340,16 @@ fn zones_unix_sockets_and_configuration() {
         s.write_all(&netstring(req)).unwrap();
         assert_eq!(read_reply(&mut s), want, "{req}");
     }
+    // A zone's timeout: the slow policy host (3 s here) outlasts a 1 s zone, which answers
+    // TEMP (Postfix defers) rather than wait past its own limits.
+    let asked = std::time::Instant::now();
+    s.write_all(&netstring("hasty sts-slow.test")).unwrap();
+    let r = read_reply(&mut s);
+    assert!(
+        r.starts_with("TEMP ") && r.contains("within 1s"),
+        "{r} after {:?}",
+        asked.elapsed()
+    );
 
     // Unknown keys and bad values: exit 2 with one line naming the file.
     std::fs::write(&config, "[default_zone]\nstrict = true\n").unwrap();

@@ -289,6 +289,20 @@ mod tests {
     }
 
     #[test]
+    fn tlsrpt_attributes_leave_out_a_line_with_braces() {
+        // An extension value may hold braces (RFC 8461 §3.2 `sts-policy-ext-value` is any
+        // printable text); inside Postfix's `{ … }` they would end the attribute early.
+        let body = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 86400\r\nx-note: a{b}c\r\n";
+        let opts = ReplyOptions {
+            tlsrpt: true,
+            ..ReplyOptions::default()
+        };
+        let r = reply(&d("example.com"), &DaneGate::NotDane, &outcome(body), opts).to_string();
+        assert!(r.ends_with("{ policy_string = max_age: 86400 }"), "{r}");
+        assert!(!r.contains("x-note"), "{r}");
+    }
+
+    #[test]
     fn testing_and_none_are_notfound_unless_strict_testing() {
         let testing = outcome(&ENFORCE.replace("enforce", "testing"));
         let none = outcome(&ENFORCE.replace("enforce", "none"));
