@@ -121,14 +121,7 @@ async fn cnames_are_followed_and_keep_their_security() {
 #[tokio::test]
 async fn a_ds_trust_anchor_works_like_the_key() {
     let lab = start().await;
-    let resolver = mailsec_dns::Resolver::new(&mailsec_dns::DnsConfig {
-        server: Some(lab.lab.dns_addr()),
-        trust_anchor: mailsec_dns::TrustAnchorSource::File(lab.files.trust_anchor_ds.clone()),
-        timeout: std::time::Duration::from_secs(1),
-        attempts: 1,
-    })
-    .await
-    .unwrap();
+    let resolver = ds_resolver(&lab).await;
     assert_eq!(
         resolver.mx("dane-ee.test").await.unwrap().security(),
         Security::Secure
@@ -145,14 +138,7 @@ async fn a_renewed_resolver_validates_like_the_first() {
     // validation cache); the new one must keep the trust anchors: secure stays secure, bogus
     // stays bogus, never an unvalidated answer.
     let lab = start().await;
-    let resolver = mailsec_dns::Resolver::new(&mailsec_dns::DnsConfig {
-        server: Some(lab.lab.dns_addr()),
-        trust_anchor: mailsec_dns::TrustAnchorSource::File(lab.files.trust_anchor_ds.clone()),
-        timeout: std::time::Duration::from_secs(1),
-        attempts: 1,
-    })
-    .await
-    .unwrap();
+    let resolver = ds_resolver(&lab).await;
     resolver.renew_every(1);
     for _ in 0..3 {
         assert_eq!(
@@ -173,4 +159,16 @@ async fn a_renewed_resolver_validates_like_the_first() {
         ));
     }
     assert_eq!(resolver.renewals(), 9);
+}
+
+/// A resolver whose trust anchor is the lab root's DS record (the key is fetched and matched).
+async fn ds_resolver(lab: &crate::Running) -> mailsec_dns::Resolver {
+    mailsec_dns::Resolver::new(&mailsec_dns::DnsConfig {
+        server: Some(lab.lab.dns_addr()),
+        trust_anchor: mailsec_dns::TrustAnchorSource::File(lab.files.trust_anchor_ds.clone()),
+        timeout: std::time::Duration::from_secs(1),
+        attempts: 1,
+    })
+    .await
+    .unwrap()
 }
