@@ -20,8 +20,12 @@
 //!
 //! The [`Verdict`] names why (`user-name`, `banned-global`, `banned-custom`, `banned-both`),
 //! the score and the terms. Normalised copies of the password are zeroised when dropped.
+//!
+//! [`signed`] is the signed policy file that carries lists, threshold and mode to the agents.
 
 #![forbid(unsafe_code)]
+
+pub mod signed;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -4,12 +4,16 @@
 
 #![forbid(unsafe_code)]
 
+mod publish;
+mod serve;
+
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pwprotect_core::signed::{CUSTOM_MAX_TERMS, CUSTOM_TERM_CHARS, Mode};
 use pwprotect_core::{Identity, Policy, Profile, Verdict, evaluate};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -18,10 +22,7 @@ use zeroize::Zeroizing;
 const DEFAULT_GLOBAL: &str = include_str!("../../../data/pwprotect/global.txt");
 /// Longest password read, bytes: far beyond any directory's limit (Active Directory: 256
 /// characters), small enough that a hostile input costs nothing.
-const MAX_PASSWORD: usize = 64 * 1024;
-/// The custom list's limits (as Microsoft's).
-const CUSTOM_MAX_TERMS: usize = 1_000;
-const CUSTOM_TERM_CHARS: std::ops::RangeInclusive<usize> = 4..=16;
+pub(crate) const MAX_PASSWORD: usize = 64 * 1024;
 
 /// Banned-password protection for Samba AD, OpenLDAP and PAM.
 ///
@@ -48,6 +49,13 @@ enum Command {
     /// Summarise decision logs (`samba-check --log`) as Microsoft's summary report does: per
     /// outcome class and event number, with the accounts affected.
     Report(ReportArgs),
+    /// Signed policies: the signing key, building and verifying a policy, fetching it for the
+    /// agents.
+    #[command(subcommand)]
+    Policy(publish::PolicyCommand),
+    /// Publish the signed policy over HTTPS (`GET /policy.json`) and answer `POST /check` on a
+    /// local socket.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,9 +109,24 @@ struct CheckArgs {
     json: bool,
 }
 
-/// The policy options every evaluating command takes.
+/// The policy options every evaluating command takes: a signed policy file, or lists and
+/// settings given here.
 #[derive(Debug, Args)]
 struct PolicyArgs {
+    /// The signed policy (`pwprotect policy build`, kept current by `pwprotect policy fetch`);
+    /// replaces the lists and settings below. Needs `--public-key`.
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    policy_file: Option<PathBuf>,
+    /// The public key that signs policies (`pwprotect policy keygen`).
+    #[arg(long, value_name = "FILE")]
+    public_key: Option<PathBuf>,
+    #[command(flatten)]
+    lists: ListArgs,
+}
+
+/// Lists and settings of a policy.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
     /// The global banned list, one term per line (`#` comments); replaces the default list.
     #[arg(long, value_name = "FILE")]
     banned: Option<PathBuf>,
@@ -120,19 +143,21 @@ struct PolicyArgs {
     #[arg(long, value_enum, default_value_t = ProfileArg::Compatible)]
     profile: ProfileArg,
     /// `audit` accepts every password and reports what enforce would have done.
-    #[arg(long, value_enum, default_value_t = Mode::Enforce)]
+    #[arg(long, value_parser = parse_mode, default_value = "enforce", value_name = "audit|enforce")]
     mode: Mode,
 }
 
-#[derive(Clone, Copy, Debug, Eq, PartialEq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-enum Mode {
-    Audit,
-    Enforce,
+/// `audit` or `enforce`.
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    match s {
+        "audit" => Ok(Mode::Audit),
+        "enforce" => Ok(Mode::Enforce),
+        _ => Err(format!("{s:?} is neither audit nor enforce")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum ProfileArg {
+pub(crate) enum ProfileArg {
     Compatible,
     Extended,
 }
@@ -188,11 +213,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check(&args),
         Command::SambaCheck(args) => Ok(samba_check(&args)),
         Command::Report(args) => report(&args),
+        Command::Policy(cmd) => publish::run(&cmd),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
 /// Terms of a list file: one per line, trimmed, `#` comments and blank lines skipped.
-fn read_terms(path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
+pub(crate) fn read_terms(path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let text = String::from_utf8(text).map_err(|e| {
         anyhow::anyhow!(
@@ -209,37 +236,53 @@ fn read_terms(path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
         .collect())
 }
 
-fn policy(args: &PolicyArgs) -> anyhow::Result<Policy> {
+/// Why an evaluating command has no policy.
+#[derive(Debug)]
+enum LoadError {
+    /// The signed policy file is missing or does not verify. An agent accepts passwords then,
+    /// and says so (Microsoft's event 30001): a directory must not lock everyone out because
+    /// its policy went missing.
+    NoPolicy(anyhow::Error),
+    /// Anything else (a list that cannot be read, a bad key file).
+    Other(anyhow::Error),
+}
+
+impl From<LoadError> for anyhow::Error {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::NoPolicy(e) => e.context("no policy"),
+            LoadError::Other(e) => e,
+        }
+    }
+}
+
+/// The policy and mode in force: the signed file's, or the lists' and settings given.
+fn policy(args: &PolicyArgs) -> Result<(Policy, Mode), LoadError> {
+    if let Some(file) = &args.policy_file {
+        let key = args
+            .public_key
+            .as_deref()
+            .ok_or_else(|| LoadError::Other(anyhow::anyhow!("--policy-file needs --public-key")))?;
+        let public = publish::read_public_key(key).map_err(LoadError::Other)?;
+        let doc = publish::read_signed(file, &public).map_err(LoadError::NoPolicy)?;
+        let p = doc
+            .policy()
+            .map_err(|e| LoadError::Other(anyhow::anyhow!("{}: {e}", file.display())))?;
+        return Ok((p, doc.mode));
+    }
+    lists(&args.lists)
+        .map(|p| (p, args.lists.mode))
+        .map_err(LoadError::Other)
+}
+
+/// The policy of lists and settings given on the command line.
+fn lists(args: &ListArgs) -> anyhow::Result<Policy> {
     let global: Vec<String> = match &args.banned {
         Some(p) => read_terms(p)?.into_iter().map(|(_, t)| t).collect(),
-        None => DEFAULT_GLOBAL
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(str::to_owned)
-            .collect(),
+        None => default_global(),
     };
     let custom: Vec<String> = match &args.custom {
-        Some(p) => {
-            let terms = read_terms(p)?;
-            if terms.len() > CUSTOM_MAX_TERMS {
-                bail!(
-                    "{}: {} terms; a custom list holds at most {CUSTOM_MAX_TERMS}",
-                    p.display(),
-                    terms.len()
-                );
-            }
-            for (line, t) in &terms {
-                let n = t.chars().count();
-                if !CUSTOM_TERM_CHARS.contains(&n) {
-                    bail!(
-                        "{}:{line}: a custom term has 4 to 16 characters, this one {n}",
-                        p.display()
-                    );
-                }
-            }
-            terms.into_iter().map(|(_, t)| t).collect()
-        }
+        Some(p) => read_custom(p)?,
         None => Vec::new(),
     };
     let profile = match args.profile {
@@ -254,6 +297,38 @@ fn policy(args: &PolicyArgs) -> anyhow::Result<Policy> {
     p.threshold = args.threshold;
     p.strict = args.strict;
     Ok(p)
+}
+
+/// The built-in global list's terms.
+pub(crate) fn default_global() -> Vec<String> {
+    DEFAULT_GLOBAL
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A custom list file, its limits checked (at most 1,000 terms of 4 to 16 characters).
+pub(crate) fn read_custom(p: &Path) -> anyhow::Result<Vec<String>> {
+    let terms = read_terms(p)?;
+    if terms.len() > CUSTOM_MAX_TERMS {
+        bail!(
+            "{}: {} terms; a custom list holds at most {CUSTOM_MAX_TERMS}",
+            p.display(),
+            terms.len()
+        );
+    }
+    for (line, t) in &terms {
+        let n = t.chars().count();
+        if !CUSTOM_TERM_CHARS.contains(&n) {
+            bail!(
+                "{}:{line}: a custom term has 4 to 16 characters, this one {n}",
+                p.display()
+            );
+        }
+    }
+    Ok(terms.into_iter().map(|(_, t)| t).collect())
 }
 
 /// The password on standard input, one trailing newline (LF or CRLF) stripped.
@@ -283,9 +358,9 @@ fn read_password() -> anyhow::Result<Zeroizing<String>> {
 }
 
 fn check(args: &CheckArgs) -> anyhow::Result<u8> {
-    let policy = policy(&args.policy)?;
+    let (policy, mode) = policy(&args.policy)?;
     if args.batch {
-        return batch(args, &policy);
+        return batch(&policy, mode);
     }
     let password = read_password()?;
     let identity = Identity {
@@ -294,7 +369,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
         upn: args.upn.as_deref(),
     };
     let v = evaluate(&policy, &password, &identity);
-    let o = out(&v, args.policy.mode);
+    let o = out(&v, mode);
     let mut stdout = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut stdout, &o)?;
@@ -309,7 +384,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
             (None, Some(s)) => format!(" (score {s}, terms {})", v.terms.join(" ")),
             (None, None) => String::new(),
         };
-        match (args.policy.mode, v.accepted) {
+        match (mode, v.accepted) {
             (Mode::Audit, false) => writeln!(stdout, "accept (audit: enforce would reject{why})")?,
             (_, true) => writeln!(stdout, "accept{why}")?,
             (Mode::Enforce, false) => writeln!(stdout, "reject{why}")?,
@@ -318,7 +393,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     Ok(if o.verdict == "accept" { 0 } else { 1 })
 }
 
-fn batch(args: &CheckArgs, policy: &Policy) -> anyhow::Result<u8> {
+fn batch(policy: &Policy, mode: Mode) -> anyhow::Result<u8> {
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let (mut rejected, mut failed) = (false, false);
@@ -346,7 +421,7 @@ fn batch(args: &CheckArgs, policy: &Policy) -> anyhow::Result<u8> {
             upn: req.upn.as_deref(),
         };
         let v = evaluate(policy, &req.password, &identity);
-        let o = out(&v, args.policy.mode);
+        let o = out(&v, mode);
         rejected |= o.verdict == "reject";
         serde_json::to_writer(&mut stdout, &o)?;
         writeln!(stdout)?;
@@ -377,10 +452,11 @@ fn event(v: &Verdict, mode: Mode) -> (&'static str, u32) {
     }
 }
 
-fn log_line(args: &SambaArgs, line: &serde_json::Value) {
+/// Writes one decision line to standard error and appends it to `log`, if any.
+fn log_line(log: Option<&Path>, line: &serde_json::Value) {
     let text = format!("{line}\n");
     let _ = std::io::stderr().write_all(text.as_bytes());
-    if let Some(path) = &args.log
+    if let Some(path) = log
         && let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -390,17 +466,53 @@ fn log_line(args: &SambaArgs, line: &serde_json::Value) {
     }
 }
 
+/// The decision line of an agent that has no policy: the password is accepted (event 30001).
+fn no_policy_line(account: Option<&str>, why: &anyhow::Error) -> serde_json::Value {
+    serde_json::json!({
+        "outcome": "no-policy", "event": 30001, "account": account,
+        "error": format!("{why:#}"), "verdict": "accept",
+    })
+}
+
+/// Evaluates one password for an agent: whether it is accepted, and the decision line to log
+/// (outcome class, event number, account, verdict, score, reason, terms, mode; never the
+/// password).
+fn decide(
+    policy: &Policy,
+    mode: Mode,
+    password: &str,
+    identity: &Identity<'_>,
+) -> (bool, serde_json::Value) {
+    let v = evaluate(policy, password, identity);
+    let (outcome, event) = event(&v, mode);
+    let o = out(&v, mode);
+    let accepted = o.verdict == "accept";
+    let line = serde_json::json!({
+        "outcome": outcome, "event": event, "account": identity.account, "verdict": o.verdict,
+        "score": v.score, "reason": o.reason, "terms": v.terms, "mode": mode,
+    });
+    (accepted, line)
+}
+
 fn samba_check(args: &SambaArgs) -> u8 {
     let account = std::env::var("SAMBA_CPS_ACCOUNT_NAME").ok();
     let full_name = std::env::var("SAMBA_CPS_FULL_NAME").ok();
     let upn = std::env::var("SAMBA_CPS_USER_PRINCIPAL_NAME").ok();
-    let decided = policy(&args.policy).and_then(|p| Ok((p, read_password()?)));
-    let (policy, password) = match decided {
+    let log = args.log.as_deref();
+    let decided = match policy(&args.policy) {
+        Ok((p, mode)) => read_password().map(|pw| (p, mode, pw)),
+        Err(LoadError::NoPolicy(e)) => {
+            log_line(log, &no_policy_line(account.as_deref(), &e));
+            return 0;
+        }
+        Err(LoadError::Other(e)) => Err(e),
+    };
+    let (policy, mode, password) = match decided {
         Ok(x) => x,
         Err(e) => {
             let accept = args.on_error == OnError::Open;
             log_line(
-                args,
+                log,
                 &serde_json::json!({
                     "outcome": "error", "event": 10012, "account": account,
                     "error": format!("{e:#}"),
@@ -415,17 +527,9 @@ fn samba_check(args: &SambaArgs) -> u8 {
         full_name: full_name.as_deref(),
         upn: upn.as_deref(),
     };
-    let v = evaluate(&policy, &password, &identity);
-    let (outcome, event) = event(&v, args.policy.mode);
-    let o = out(&v, args.policy.mode);
-    log_line(
-        args,
-        &serde_json::json!({
-            "outcome": outcome, "event": event, "account": account, "verdict": o.verdict,
-            "score": v.score, "reason": o.reason, "terms": v.terms, "mode": args.policy.mode,
-        }),
-    );
-    u8::from(o.verdict != "accept")
+    let (accepted, line) = decide(&policy, mode, &password, &identity);
+    log_line(log, &line);
+    u8::from(!accepted)
 }
 
 /// One outcome class in a report.

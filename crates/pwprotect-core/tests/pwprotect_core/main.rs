@@ -125,3 +125,64 @@ fn levenshtein(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
+
+/// A signing key for the signed-policy properties, made once.
+fn signing_key() -> &'static (Vec<u8>, [u8; 32]) {
+    static KEY: std::sync::OnceLock<(Vec<u8>, [u8; 32])> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let public = pwprotect_core::signed::public_key(pkcs8.as_ref()).unwrap();
+        (pkcs8.as_ref().to_vec(), public)
+    })
+}
+
+fn document() -> impl Strategy<Value = pwprotect_core::signed::PolicyDocument> {
+    use pwprotect_core::signed::{Mode, PolicyDocument, ProfileName};
+    (
+        any::<u64>(),
+        any::<bool>(),
+        1u32..10,
+        proptest::collection::vec("\\PC{1,12}", 0..20),
+        proptest::collection::vec("[a-z0-9@$!]{4,16}", 0..20),
+    )
+        .prop_map(
+            |(version, audit, threshold, global, custom)| PolicyDocument {
+                version,
+                issued_at: version / 2,
+                mode: if audit { Mode::Audit } else { Mode::Enforce },
+                threshold,
+                strict: audit,
+                profile: ProfileName::Compatible,
+                global,
+                custom,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A signed policy comes from a server: any bytes give a verdict, never a panic.
+    #[test]
+    fn signed_policies_from_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let _ = pwprotect_core::signed::verify(&bytes, &signing_key().1);
+        let _ = serde_json::from_slice::<pwprotect_core::signed::PolicyDocument>(&bytes);
+    }
+
+    /// Signing then verifying gives the document back; one byte changed anywhere in the file
+    /// is refused, or (a change the JSON envelope ignores, such as a space) gives the very same
+    /// document: never another one.
+    #[test]
+    fn no_changed_byte_yields_another_policy(doc in document(), at in any::<usize>(), byte in any::<u8>()) {
+        let (pkcs8, public) = signing_key();
+        let text = pwprotect_core::signed::sign(&doc, pkcs8).unwrap();
+        prop_assert_eq!(&pwprotect_core::signed::verify(text.as_bytes(), public).unwrap(), &doc);
+        let mut bytes = text.into_bytes();
+        let i = at % bytes.len();
+        bytes[i] = byte;
+        if let Ok(got) = pwprotect_core::signed::verify(&bytes, public) {
+            prop_assert_eq!(got, doc);
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod policy;
 mod samba;
 
 use std::io::Write;

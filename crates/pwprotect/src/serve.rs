@@ -1,0 +1,331 @@
+//! `pwprotect serve`: publishes the signed policy over HTTPS (`GET /policy.json`, for
+//! `pwprotect policy fetch` on every agent) and answers `POST /check` on a local unix socket
+//! for anything that is neither Samba nor PAM (a web form, a provisioning script, OpenLDAP's
+//! `ppm`-style hooks).
+//!
+//! The published file is read on every request, so a newly built policy is served at once.
+//! The policy that `/check` applies is reloaded when its file changes; without one (a signed
+//! file missing or unverifiable) passwords are accepted and each decision says so.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use pwprotect_core::signed::Mode;
+use pwprotect_core::{Identity, Policy};
+
+use crate::{BatchRequest, LoadError, MAX_PASSWORD, PolicyArgs};
+
+/// `pwprotect serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Serve HTTPS here (`HOST:PORT`), with `--cert`, `--key` and `--publish`.
+    #[arg(long, value_name = "ADDR", requires_all = ["cert", "key", "publish"])]
+    listen: Option<SocketAddr>,
+    /// The server's certificate chain (PEM).
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// The server's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// The signed policy published at `/policy.json`.
+    #[arg(long, value_name = "FILE")]
+    publish: Option<PathBuf>,
+    /// Answer `POST /check` (a JSON request `{"password", "account", "full_name", "upn"}`,
+    /// a JSON verdict) on this unix socket (mode 0600: only this user may ask).
+    #[arg(long, value_name = "PATH")]
+    check_socket: Option<PathBuf>,
+    /// Append each `/check` decision's JSON line to this file too.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    if args.listen.is_none() && args.check_socket.is_none() {
+        bail!("nothing to serve: give --listen (with --cert, --key, --publish) or --check-socket");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+    let args = Arc::new(args);
+    let mut bound = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    if let (Some(addr), Some(cert), Some(key), Some(publish)) =
+        (args.listen, &args.cert, &args.key, &args.publish)
+    {
+        let tls = tls_config(cert, key)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        bound.push(format!("https://{}", listener.local_addr()?));
+        tasks.spawn(publish_loop(listener, tls, publish.clone()));
+    }
+    if let Some(path) = &args.check_socket {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::remove_file(path);
+        let listener = tokio::net::UnixListener::bind(path)
+            .with_context(|| format!("cannot listen on {}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+        bound.push(format!("unix:{}", path.display()));
+        let checker = Arc::new(Checker {
+            args: args.clone(),
+            loaded: Mutex::new(None),
+        });
+        // Load now, so that a bad list fails at start, not at the first password.
+        if let Err(LoadError::Other(e)) = checker.current() {
+            return Err(e);
+        }
+        tasks.spawn(check_loop(listener, checker));
+    }
+    println!("pwprotect serve: listening on {}", bound.join(", "));
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        r = tasks.join_next() => {
+            if let Some(Ok(Err(e))) = r {
+                return Err(e);
+            }
+        }
+    }
+    if let Some(path) = &args.check_socket {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(0)
+}
+
+fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use pki_types::pem::PemObject;
+    let chain = pki_types::CertificateDer::pem_file_iter(cert)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        bail!("{}: no certificate", cert.display());
+    }
+    let key = pki_types::PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS configuration")?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+fn respond(
+    status: StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+async fn publish_loop(
+    listener: tokio::net::TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    file: PathBuf,
+) -> anyhow::Result<()> {
+    let file = Arc::new(file);
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else {
+            continue;
+        };
+        let (tls, file) = (tls.clone(), file.clone());
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await
+            else {
+                return;
+            };
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let file = file.clone();
+                async move { Ok::<_, std::convert::Infallible>(published(&req, &file, peer)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// `GET /policy.json`: the signed file as it is now.
+fn published(req: &Request<Incoming>, file: &Path, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let status = if req.uri().path() != "/policy.json" {
+        StatusCode::NOT_FOUND
+    } else if req.method() != Method::GET && req.method() != Method::HEAD {
+        StatusCode::METHOD_NOT_ALLOWED
+    } else {
+        match std::fs::read(file) {
+            Ok(bytes) => {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"served": "/policy.json", "client": peer.to_string(), "status": 200})
+                );
+                return respond(StatusCode::OK, "application/json", bytes);
+            }
+            Err(e) => {
+                eprintln!("pwprotect serve: {}: {e}", file.display());
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    };
+    respond(status, "text/plain", format!("{status}\n"))
+}
+
+/// A policy ready to apply, and its mode.
+type Loaded = Arc<(Policy, Mode)>;
+
+/// The policy `/check` applies, reloaded when its signed file changes.
+struct Checker {
+    args: Arc<ServeArgs>,
+    /// The signed file's modification time when loaded, and what loading gave.
+    loaded: Mutex<Option<(Option<SystemTime>, Loaded)>>,
+}
+
+impl Checker {
+    fn current(&self) -> Result<Loaded, LoadError> {
+        let stamp = self
+            .args
+            .policy
+            .policy_file
+            .as_deref()
+            .and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok());
+        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, p)) = loaded.as_ref()
+            && *at == stamp
+        {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(crate::policy(&self.args.policy)?);
+        *loaded = Some((stamp, p.clone()));
+        Ok(p)
+    }
+}
+
+async fn check_loop(
+    listener: tokio::net::UnixListener,
+    checker: Arc<Checker>,
+) -> anyhow::Result<()> {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let checker = checker.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let checker = checker.clone();
+                async move { Ok::<_, std::convert::Infallible>(check(req, &checker).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// `POST /check`.
+async fn check(req: Request<Incoming>, checker: &Checker) -> Response<Full<Bytes>> {
+    if req.uri().path() != "/check" {
+        return respond(StatusCode::NOT_FOUND, "text/plain", "404 Not Found\n");
+    }
+    if req.method() != Method::POST {
+        return respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "405 Method Not Allowed\n",
+        );
+    }
+    // The password's limit, and room for the names around it.
+    let body = match Limited::new(req.into_body(), MAX_PASSWORD * 6 + 4096)
+        .collect()
+        .await
+    {
+        Ok(b) => zeroize::Zeroizing::new(b.to_bytes().to_vec()),
+        Err(_) => {
+            return respond(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "application/json",
+                serde_json::json!({"error": "request too large"}).to_string(),
+            );
+        }
+    };
+    let request: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            use crate::Classify as _;
+            return respond(
+                StatusCode::BAD_REQUEST,
+                "application/json",
+                serde_json::json!({"error": format!("not a request: {}", e.classify_str())})
+                    .to_string(),
+            );
+        }
+    };
+    if request.password.len() > MAX_PASSWORD {
+        return respond(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "application/json",
+            serde_json::json!({"error": format!("the password is longer than {MAX_PASSWORD} bytes")})
+                .to_string(),
+        );
+    }
+    let log = checker.args.log.as_deref();
+    let (policy, mode) = match checker.current() {
+        Ok(p) => (p.clone(), p.1),
+        Err(LoadError::NoPolicy(e)) => {
+            let line = crate::no_policy_line(request.account.as_deref(), &e);
+            crate::log_line(log, &line);
+            return respond(StatusCode::OK, "application/json", line.to_string());
+        }
+        Err(LoadError::Other(e)) => {
+            let line =
+                serde_json::json!({"outcome": "error", "event": 10012, "error": format!("{e:#}")});
+            crate::log_line(log, &line);
+            return respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "application/json",
+                line.to_string(),
+            );
+        }
+    };
+    let identity = Identity {
+        account: request.account.as_deref(),
+        full_name: request.full_name.as_deref(),
+        upn: request.upn.as_deref(),
+    };
+    let (_, line) = crate::decide(&policy.0, mode, &request.password, &identity);
+    crate::log_line(log, &line);
+    respond(StatusCode::OK, "application/json", line.to_string())
+}
