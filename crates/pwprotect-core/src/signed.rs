@@ -176,6 +176,33 @@ struct Envelope {
     signature: String,
 }
 
+/// The key in a key file's text (`policy.key`, `policy.pub`): base64 on the first line that is
+/// neither blank nor a `#` comment.
+pub fn parse_key_text(text: &str) -> Option<Vec<u8>> {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    B64.decode(line).ok()
+}
+
+/// The outcome class and event number of a decision, modelled on Microsoft's DC agent events
+/// (its "change" numbers: neither Samba nor PAM says whether a password is changed or set).
+pub fn event(v: &crate::Verdict, mode: Mode) -> (&'static str, u32) {
+    use crate::Reason;
+    match (v.reason, mode) {
+        (None, _) => ("pass", 10014),
+        (Some(Reason::BannedCustom), Mode::Enforce) => ("fail-custom", 30002),
+        (Some(Reason::BannedGlobal), Mode::Enforce) => ("fail-global", 30004),
+        (Some(Reason::BannedBoth), Mode::Enforce) => ("fail-both", 30026),
+        (Some(Reason::UserName), Mode::Enforce) => ("fail-user-name", 30021),
+        (Some(Reason::BannedCustom), Mode::Audit) => ("audit-pass-custom", 30007),
+        (Some(Reason::BannedGlobal), Mode::Audit) => ("audit-pass-global", 30009),
+        (Some(Reason::BannedBoth), Mode::Audit) => ("audit-pass-both", 30028),
+        (Some(Reason::UserName), Mode::Audit) => ("audit-pass-user-name", 30023),
+    }
+}
+
 /// A key's id: the first 8 bytes of the SHA-256 of the public key, in hex.
 pub fn key_id(public_key: &[u8]) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, public_key);

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pwprotect_core::signed::{CUSTOM_MAX_TERMS, CUSTOM_TERM_CHARS, Mode};
+use pwprotect_core::signed::{CUSTOM_MAX_TERMS, CUSTOM_TERM_CHARS, Mode, event};
 use pwprotect_core::{Identity, Policy, Profile, Verdict, evaluate};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -433,23 +433,6 @@ fn batch(policy: &Policy, mode: Mode) -> anyhow::Result<u8> {
     } else {
         0
     })
-}
-
-/// The outcome class and event number of a decision, modelled on Microsoft's DC agent events
-/// (the "change" numbers: Samba does not say whether a password is changed or set).
-fn event(v: &Verdict, mode: Mode) -> (&'static str, u32) {
-    use pwprotect_core::Reason;
-    match (v.reason, mode) {
-        (None, _) => ("pass", 10014),
-        (Some(Reason::BannedCustom), Mode::Enforce) => ("fail-custom", 30002),
-        (Some(Reason::BannedGlobal), Mode::Enforce) => ("fail-global", 30004),
-        (Some(Reason::BannedBoth), Mode::Enforce) => ("fail-both", 30026),
-        (Some(Reason::UserName), Mode::Enforce) => ("fail-user-name", 30021),
-        (Some(Reason::BannedCustom), Mode::Audit) => ("audit-pass-custom", 30007),
-        (Some(Reason::BannedGlobal), Mode::Audit) => ("audit-pass-global", 30009),
-        (Some(Reason::BannedBoth), Mode::Audit) => ("audit-pass-both", 30028),
-        (Some(Reason::UserName), Mode::Audit) => ("audit-pass-user-name", 30023),
-    }
 }
 
 /// Writes one decision line to standard error and appends it to `log`, if any.

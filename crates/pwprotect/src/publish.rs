@@ -98,13 +98,8 @@ pub(crate) fn run(cmd: &PolicyCommand) -> anyhow::Result<u8> {
 fn read_key_file(path: &Path) -> anyhow::Result<Vec<u8>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .with_context(|| format!("{}: no key in the file", path.display()))?;
-    B64.decode(line)
-        .map_err(|_| anyhow::anyhow!("{}: the key is not base64", path.display()))
+    signed::parse_key_text(&text)
+        .with_context(|| format!("{}: no base64 key in the file", path.display()))
 }
 
 /// The public key of a `policy.pub` file.
