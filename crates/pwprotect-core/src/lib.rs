@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod breach;
 pub mod signed;
 
 use std::collections::{BTreeSet, HashMap};
@@ -249,6 +250,9 @@ pub enum Reason {
     BannedCustom,
     /// Terms of both lists.
     BannedBoth,
+    /// In the breached-password store (the shell's lookup, [`breach`]; never from
+    /// [`evaluate`]).
+    Breached,
 }
 
 impl Reason {
@@ -259,6 +263,7 @@ impl Reason {
             Self::BannedGlobal => "banned-global",
             Self::BannedCustom => "banned-custom",
             Self::BannedBoth => "banned-both",
+            Self::Breached => "breached",
         }
     }
 }
@@ -275,6 +280,8 @@ pub enum Rule {
     Strict,
     /// The whole password within edit distance 1 of a term (step 4).
     EditDistance,
+    /// Found in the breached-password store.
+    Breach,
 }
 
 /// The evaluation of one password.
@@ -291,6 +298,18 @@ pub struct Verdict {
     /// The normalised banned terms found (or the one within edit distance 1), sorted. Identity
     /// words are not listed: they are the user's own data.
     pub terms: Vec<String>,
+}
+
+impl Verdict {
+    /// Marks an accepted password as breached (found in the store by the shell): rejected with
+    /// its own reason. A password the policy already rejects keeps that reason.
+    pub fn breached(&mut self) {
+        if self.accepted {
+            self.accepted = false;
+            self.reason = Some(Reason::Breached);
+            self.rule = Some(Rule::Breach);
+        }
+    }
 }
 
 /// Evaluates `password` for `identity` under `policy`.

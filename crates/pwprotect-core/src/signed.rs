@@ -200,6 +200,9 @@ pub fn event(v: &crate::Verdict, mode: Mode) -> (&'static str, u32) {
         (Some(Reason::BannedGlobal), Mode::Audit) => ("audit-pass-global", 30009),
         (Some(Reason::BannedBoth), Mode::Audit) => ("audit-pass-both", 30028),
         (Some(Reason::UserName), Mode::Audit) => ("audit-pass-user-name", 30023),
+        // pwprotect's own numbers: Microsoft's agent has no breached-password check.
+        (Some(Reason::Breached), Mode::Enforce) => ("fail-breached", 30040),
+        (Some(Reason::Breached), Mode::Audit) => ("audit-pass-breached", 30041),
     }
 }
 

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod breach;
 mod publish;
 mod serve;
 
@@ -56,6 +57,9 @@ enum Command {
     /// Publish the signed policy over HTTPS (`GET /policy.json`) and answer `POST /check` on a
     /// local socket.
     Serve(serve::ServeArgs),
+    /// The breached-password store: import Pwned Passwords data, look a password up.
+    #[command(subcommand)]
+    Breach(breach::BreachCommand),
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +124,10 @@ struct PolicyArgs {
     /// The public key that signs policies (`pwprotect policy keygen`).
     #[arg(long, value_name = "FILE")]
     public_key: Option<PathBuf>,
+    /// Reject passwords found in this breached-password store (`pwprotect breach import`),
+    /// reason `breached`.
+    #[arg(long, value_name = "FILE")]
+    breach_store: Option<PathBuf>,
     #[command(flatten)]
     lists: ListArgs,
 }
@@ -215,6 +223,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(args) => report(&args),
         Command::Policy(cmd) => publish::run(&cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Breach(cmd) => breach::run(&cmd),
     }
 }
 
@@ -360,7 +369,7 @@ fn read_password() -> anyhow::Result<Zeroizing<String>> {
 fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     let (policy, mode) = policy(&args.policy)?;
     if args.batch {
-        return batch(&policy, mode);
+        return batch(&policy, mode, open_store(&args.policy)?.as_ref());
     }
     let password = read_password()?;
     let identity = Identity {
@@ -368,7 +377,13 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
         full_name: args.full_name.as_deref(),
         upn: args.upn.as_deref(),
     };
-    let v = evaluate(&policy, &password, &identity);
+    let store = open_store(&args.policy)?;
+    let mut v = evaluate(&policy, &password, &identity);
+    if let Some(s) = &store
+        && s.lookup(&password)?.is_some()
+    {
+        v.breached();
+    }
     let o = out(&v, mode);
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -393,7 +408,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     Ok(if o.verdict == "accept" { 0 } else { 1 })
 }
 
-fn batch(policy: &Policy, mode: Mode) -> anyhow::Result<u8> {
+fn batch(policy: &Policy, mode: Mode, store: Option<&breach::Store>) -> anyhow::Result<u8> {
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let (mut rejected, mut failed) = (false, false);
@@ -420,7 +435,12 @@ fn batch(policy: &Policy, mode: Mode) -> anyhow::Result<u8> {
             full_name: req.full_name.as_deref(),
             upn: req.upn.as_deref(),
         };
-        let v = evaluate(policy, &req.password, &identity);
+        let mut v = evaluate(policy, &req.password, &identity);
+        if let Some(s) = store
+            && s.lookup(&req.password)?.is_some()
+        {
+            v.breached();
+        }
         let o = out(&v, mode);
         rejected |= o.verdict == "reject";
         serde_json::to_writer(&mut stdout, &o)?;
@@ -463,10 +483,16 @@ fn no_policy_line(account: Option<&str>, why: &anyhow::Error) -> serde_json::Val
 fn decide(
     policy: &Policy,
     mode: Mode,
+    store: Option<&breach::Store>,
     password: &str,
     identity: &Identity<'_>,
-) -> (bool, serde_json::Value) {
-    let v = evaluate(policy, password, identity);
+) -> anyhow::Result<(bool, serde_json::Value)> {
+    let mut v = evaluate(policy, password, identity);
+    if let Some(s) = store
+        && s.lookup(password)?.is_some()
+    {
+        v.breached();
+    }
     let (outcome, event) = event(&v, mode);
     let o = out(&v, mode);
     let accepted = o.verdict == "accept";
@@ -474,7 +500,15 @@ fn decide(
         "outcome": outcome, "event": event, "account": identity.account, "verdict": o.verdict,
         "score": v.score, "reason": o.reason, "terms": v.terms, "mode": mode,
     });
-    (accepted, line)
+    Ok((accepted, line))
+}
+
+/// The breached-password store of `--breach-store`, opened and checked.
+fn open_store(args: &PolicyArgs) -> anyhow::Result<Option<breach::Store>> {
+    args.breach_store
+        .as_deref()
+        .map(breach::Store::open)
+        .transpose()
 }
 
 fn samba_check(args: &SambaArgs) -> u8 {
@@ -483,14 +517,23 @@ fn samba_check(args: &SambaArgs) -> u8 {
     let upn = std::env::var("SAMBA_CPS_USER_PRINCIPAL_NAME").ok();
     let log = args.log.as_deref();
     let decided = match policy(&args.policy) {
-        Ok((p, mode)) => read_password().map(|pw| (p, mode, pw)),
+        Ok((p, mode)) => open_store(&args.policy)
+            .and_then(|store| read_password().map(|pw| (p, mode, store, pw))),
         Err(LoadError::NoPolicy(e)) => {
             log_line(log, &no_policy_line(account.as_deref(), &e));
             return 0;
         }
         Err(LoadError::Other(e)) => Err(e),
     };
-    let (policy, mode, password) = match decided {
+    let decided = decided.and_then(|(policy, mode, store, password)| {
+        let identity = Identity {
+            account: account.as_deref(),
+            full_name: full_name.as_deref(),
+            upn: upn.as_deref(),
+        };
+        decide(&policy, mode, store.as_ref(), &password, &identity)
+    });
+    let (accepted, line) = match decided {
         Ok(x) => x,
         Err(e) => {
             let accept = args.on_error == OnError::Open;
@@ -505,12 +548,6 @@ fn samba_check(args: &SambaArgs) -> u8 {
             return if accept { 0 } else { 1 };
         }
     };
-    let identity = Identity {
-        account: account.as_deref(),
-        full_name: full_name.as_deref(),
-        upn: upn.as_deref(),
-    };
-    let (accepted, line) = decide(&policy, mode, &password, &identity);
     log_line(log, &line);
     u8::from(!accepted)
 }

@@ -325,7 +325,32 @@ async fn check(req: Request<Incoming>, checker: &Checker) -> Response<Full<Bytes
         full_name: request.full_name.as_deref(),
         upn: request.upn.as_deref(),
     };
-    let (_, line) = crate::decide(&policy.0, mode, &request.password, &identity);
+    let store = match crate::open_store(&checker.args.policy) {
+        Ok(s) => s,
+        Err(e) => return internal_error(log, &e),
+    };
+    match crate::decide(
+        &policy.0,
+        mode,
+        store.as_ref(),
+        &request.password,
+        &identity,
+    ) {
+        Ok((_, line)) => {
+            crate::log_line(log, &line);
+            respond(StatusCode::OK, "application/json", line.to_string())
+        }
+        Err(e) => internal_error(log, &e),
+    }
+}
+
+/// A 500 with the decision line of an error (event 10012).
+fn internal_error(log: Option<&Path>, e: &anyhow::Error) -> Response<Full<Bytes>> {
+    let line = serde_json::json!({"outcome": "error", "event": 10012, "error": format!("{e:#}")});
     crate::log_line(log, &line);
-    respond(StatusCode::OK, "application/json", line.to_string())
+    respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "application/json",
+        line.to_string(),
+    )
 }

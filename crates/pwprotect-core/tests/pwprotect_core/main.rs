@@ -186,3 +186,35 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Breach data comes from downloads: any line, header or bucket gives an answer, never a
+    /// panic; a well-formed line gives back its hash and count.
+    #[test]
+    fn breach_lines_headers_and_buckets(
+        line in "\\PC{0,60}",
+        bytes in proptest::collection::vec(any::<u8>(), 0..200),
+        hash in proptest::array::uniform20(any::<u8>()),
+        count in any::<u64>(),
+        key in any::<u64>(),
+    ) {
+        use pwprotect_core::breach::{self, HashKind};
+        for kind in [HashKind::Sha1, HashKind::Ntlm] {
+            let _ = breach::parse_line(&line, kind, None);
+            let _ = breach::parse_line(&line, kind, Some("5BAA6"));
+        }
+        let _ = breach::parse_header(&bytes, bytes.len() as u64);
+        let _ = breach::find(&bytes, key);
+        let hex: String = hash.iter().map(|b| format!("{b:02X}")).collect();
+        let (h, c) = breach::parse_line(&format!("{hex}:{count}\r"), HashKind::Sha1, None).unwrap().unwrap();
+        prop_assert_eq!(&h[..], &hash[..]);
+        prop_assert_eq!(c, count);
+        let (r, _) = breach::parse_line(&format!("{}:{count}", &hex[5..]), HashKind::Sha1, Some(&hex[..5])).unwrap().unwrap();
+        prop_assert_eq!(&r[..], &hash[..]);
+        // The count byte's floor never exceeds the count, and is more than half of it.
+        let floor = breach::count_floor(breach::count_byte(count));
+        prop_assert!(floor <= count && (count == 0 || floor > count / 2));
+    }
+}

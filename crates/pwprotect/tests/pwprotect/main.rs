@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod breach;
 mod policy;
 mod samba;
 
@@ -11,8 +12,14 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pwprotect"))
-        .args(args)
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pwprotect"));
+    c.args(args);
+    run_command(c, stdin)
+}
+
+/// Runs `c` with `stdin` as its standard input.
+fn run_command(mut c: Command, stdin: &[u8]) -> Output {
+    let mut child = c
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,295 @@
+//! The breached-password store: Pwned Passwords text in (whole files, range files, a
+//! directory; SHA-1 and NTLM), lookups, the `breached` reason in the agents, bad input, and
+//! lookups while the store is being replaced. Hashes come from `sha1sum` and from the
+//! well-known NTLM of `password`, not from the code under test.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::{run, text};
+
+/// SHA-1 of `password` in upper-case hex, by coreutils' sha1sum.
+fn sha1(password: &str) -> String {
+    let o = Command::new("sh")
+        .args(["-c", "printf %s \"$1\" | sha1sum", "sh", password])
+        .output()
+        .unwrap();
+    text(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_ascii_uppercase()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn lookup(store: &Path, password: &str) -> i32 {
+    run(
+        &["breach", "lookup", "--store", s(store)],
+        format!("{password}\n").as_bytes(),
+    )
+    .status
+    .code()
+    .unwrap()
+}
+
+#[test]
+fn pwned_passwords_text_becomes_a_store_of_nine_bytes_a_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A whole file (CRLF, as Pwned Passwords is served) with 20,000 filler hashes, and a range
+    // file named by its prefix in a directory.
+    let mut whole = format!("{}:10434004\r\n", sha1("password"));
+    for i in 0..20_000u32 {
+        whole.push_str(&format!(
+            "{:08X}{:032X}:{}\r\n",
+            i.wrapping_mul(2_654_435_761),
+            i,
+            i + 1
+        ));
+    }
+    whole.push_str(&format!("{}:3\r\n", sha1("Summer2019")));
+    std::fs::write(d.join("pwned.txt"), whole).unwrap();
+    let h = sha1("ContoS0Bl@nkf9!");
+    std::fs::create_dir(d.join("ranges")).unwrap();
+    std::fs::write(
+        d.join("ranges").join(format!("{}.txt", &h[..5])),
+        format!("{}:7\n", &h[5..]),
+    )
+    .unwrap();
+    let store = d.join("sha1.store");
+    let o = run(
+        &[
+            "breach",
+            "import",
+            s(&d.join("pwned.txt")),
+            "--store",
+            s(&store),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["hashes"], 20_002);
+    // Header, the bucket index (2^20 + 1 offsets), then 9 bytes a hash.
+    let len = std::fs::metadata(&store).unwrap().len();
+    assert_eq!(len, 32 + 8 * ((1 << 20) + 1) + 9 * 20_002);
+    assert_eq!(report["bytes"], len);
+    assert_eq!(lookup(&store, "password"), 1);
+    assert_eq!(lookup(&store, "Summer2019"), 1);
+    assert_eq!(lookup(&store, "ContoS0Bl@nkf9!"), 0);
+    assert_eq!(lookup(&store, "correct horse battery staple"), 0);
+    // Incremental: the range directory adds one.
+    let o = run(
+        &[
+            "breach",
+            "import",
+            s(&d.join("ranges")),
+            "--store",
+            s(&store),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["hashes"], 20_003);
+    assert_eq!(report["added"], 1);
+    assert_eq!(lookup(&store, "ContoS0Bl@nkf9!"), 1);
+    let o = run(&["breach", "lookup", "--store", s(&store)], b"password\n");
+    assert!(
+        text(&o.stdout).contains("at least 8388608"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // The agents: `breached`, its own reason; audit accepts and says what enforce would do.
+    let o = run(
+        &["check", "--breach-store", s(&store), "--json"],
+        b"ContoS0Bl@nkf9!\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["reason"], "breached");
+    let o = run(
+        &[
+            "check",
+            "--breach-store",
+            s(&store),
+            "--json",
+            "--mode",
+            "audit",
+        ],
+        b"ContoS0Bl@nkf9!\n",
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()["would_reject"],
+        true
+    );
+    // A password the lists reject keeps that reason.
+    let o = run(
+        &["check", "--breach-store", s(&store), "--json"],
+        b"password\n",
+    );
+    assert_ne!(
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()["reason"],
+        "breached"
+    );
+    let mut samba = Command::new(env!("CARGO_BIN_EXE_pwprotect"));
+    samba
+        .args(["samba-check", "--breach-store", s(&store)])
+        .env("SAMBA_CPS_ACCOUNT_NAME", "alice");
+    let o = crate::run_command(samba, b"ContoS0Bl@nkf9!\n");
+    assert_eq!(o.status.code(), Some(1));
+    let line: Value = serde_json::from_str(text(&o.stderr).lines().last().unwrap()).unwrap();
+    assert_eq!(line["outcome"], "fail-breached");
+    assert_eq!(line["event"], 30040);
+
+    // NTLM: the well-known NT hash of `password`.
+    std::fs::write(d.join("ntlm.txt"), "8846F7EAEE8FB117AD06BDD830B7586C:5\n").unwrap();
+    let ntlm = d.join("ntlm.store");
+    let o = run(
+        &[
+            "breach",
+            "import",
+            "--ntlm",
+            s(&d.join("ntlm.txt")),
+            "--store",
+            s(&ntlm),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(lookup(&ntlm, "password"), 1);
+    assert_eq!(lookup(&ntlm, "Password"), 0);
+    // Mixing kinds is refused.
+    let o = run(
+        &[
+            "breach",
+            "import",
+            s(&d.join("pwned.txt")),
+            "--store",
+            s(&ntlm),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("holds ntlm"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn bad_input_leaves_the_store_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = d.join("s.store");
+    std::fs::write(d.join("ok.txt"), format!("{}:1\n", sha1("password"))).unwrap();
+    assert_eq!(
+        run(
+            &[
+                "breach",
+                "import",
+                s(&d.join("ok.txt")),
+                "--store",
+                s(&store)
+            ],
+            b""
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    let before = std::fs::read(&store).unwrap();
+    for (name, content, says) in [
+        (
+            "short.txt",
+            "5BAA61E4:1\n",
+            "short.txt:1: the hash is not 40 hex digits",
+        ),
+        (
+            "nocount.txt",
+            "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8\n",
+            "nocount.txt:1: not HASH:COUNT",
+        ),
+        (
+            "count.txt",
+            "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:many\n",
+            "count.txt:1: the count",
+        ),
+    ] {
+        std::fs::write(d.join(name), content).unwrap();
+        let o = run(
+            &["breach", "import", s(&d.join(name)), "--store", s(&store)],
+            b"",
+        );
+        assert_eq!(o.status.code(), Some(2));
+        let err = text(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says) && err.contains("unchanged"), "{err}");
+        assert_eq!(std::fs::read(&store).unwrap(), before);
+    }
+    // A truncated store, and a file that is not one: one line each, never a wrong answer.
+    let cut = d.join("cut.store");
+    std::fs::write(&cut, &before[..before.len() - 4]).unwrap();
+    std::fs::write(d.join("other.store"), b"hello").unwrap();
+    for bad in [cut, d.join("other.store"), d.join("missing.store")] {
+        let o = run(&["check", "--breach-store", s(&bad)], b"x\n");
+        assert_eq!(o.status.code(), Some(2));
+        assert_eq!(text(&o.stderr).lines().count(), 1, "{}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn lookups_while_the_store_is_replaced_see_the_old_or_the_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let store = d.join("s.store");
+    std::fs::write(d.join("a.txt"), format!("{}:1\n", sha1("password"))).unwrap();
+    assert_eq!(
+        run(
+            &[
+                "breach",
+                "import",
+                s(&d.join("a.txt")),
+                "--store",
+                s(&store)
+            ],
+            b""
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    let writer = {
+        let (d, store) = (d, store.clone());
+        std::thread::spawn(move || {
+            for i in 0..6u32 {
+                std::fs::write(d.join("b.txt"), format!("{:040X}:1\n", i + 1)).unwrap();
+                let o = run(
+                    &[
+                        "breach",
+                        "import",
+                        s(&d.join("b.txt")),
+                        "--store",
+                        s(&store),
+                    ],
+                    b"",
+                );
+                assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+            }
+        })
+    };
+    let mut lookups = 0;
+    while !writer.is_finished() || lookups < 10 {
+        assert_eq!(lookup(&store, "password"), 1);
+        lookups += 1;
+    }
+    writer.join().unwrap();
+}

@@ -1,0 +1,18 @@
+//! pwprotect's breach data as downloaded: Pwned Passwords lines, store headers and buckets.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pwprotect_core::breach::{HashKind, find, parse_header, parse_line};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    for line in text.lines() {
+        for kind in [HashKind::Sha1, HashKind::Ntlm] {
+            let _ = parse_line(line, kind, None);
+            let _ = parse_line(line, kind, Some("5BAA6"));
+        }
+    }
+    let _ = parse_header(data, data.len() as u64);
+    let key = data.iter().fold(0u64, |k, b| k.rotate_left(8) ^ u64::from(*b));
+    let _ = find(data, key);
+});
