@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pwprotect_core::breach::{HashKind, find, parse_header, parse_line};
+use pwprotect_core::breach::{FULL_RECORD, HashKind, RECORD, find, parse_header, parse_line, range_line};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -14,5 +14,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = parse_header(data, data.len() as u64);
     let key = data.iter().fold(0u64, |k, b| k.rotate_left(8) ^ u64::from(*b));
-    let _ = find(data, key);
+    let _ = find(data, RECORD, key);
+    let _ = find(data, FULL_RECORD, key);
+    let _ = range_line(HashKind::Sha1, 0, data);
+    let _ = range_line(HashKind::Ntlm, 0, data);
 });

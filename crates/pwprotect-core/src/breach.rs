@@ -10,10 +10,15 @@
 //! breached one with a probability of n/2⁸⁴ (about 5·10⁻¹⁷): exact in practice, as the research
 //! note's 64-bit figure says. The file:
 //!
+//! A *full* store (`import --full`) keeps the rest of each hash too, 19 bytes a record, so that
+//! `pwprotect serve` can answer the HIBP range API, whose clients compare whole suffixes.
+//!
 //! ```text
-//! header   32 bytes: "PWPBRCH1", kind (1 SHA-1, 2 NTLM), 7 reserved, count (u64 LE), 8 reserved
+//! header   32 bytes: "PWPBRCH1", kind (1 SHA-1, 2 NTLM), record width (9 or 19), 6 reserved,
+//!          count (u64 LE), 8 reserved
 //! index    (2^20 + 1) × u64 LE: the first record of each bucket, then the count
-//! records  count × 9 bytes, sorted: key (u64 BE), count byte
+//! records  count × width bytes, sorted: key (u64 BE), [hash bytes 10.. padded to 10 bytes,]
+//!          count byte
 //! ```
 
 /// The file's first bytes.
@@ -24,8 +29,10 @@ pub const HEADER: usize = 32;
 pub const BUCKETS: usize = 1 << 20;
 /// Bytes of the index.
 pub const INDEX: usize = (BUCKETS + 1) * 8;
-/// Bytes of one record.
+/// Bytes of one record of a compact store.
 pub const RECORD: usize = 9;
+/// Bytes of one record of a full store.
+pub const FULL_RECORD: usize = 19;
 
 /// The hash a store holds.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -80,6 +87,9 @@ pub enum BreachError {
     /// An unknown hash kind.
     #[error("unknown hash kind {0}")]
     Kind(u8),
+    /// An unknown record width.
+    #[error("unknown record width {0}")]
+    Width(usize),
     /// Shorter or longer than its header says (truncated, or being written).
     #[error("the file has {found} bytes where its header says {expected}")]
     Size {
@@ -146,17 +156,29 @@ pub fn parse_line(
     Ok(Some((hash, count)))
 }
 
-/// The header of a store of `count` records of `kind`.
-pub fn header(kind: HashKind, count: u64) -> [u8; HEADER] {
+/// The header of a store of `count` records of `width` bytes of `kind`.
+pub fn header(kind: HashKind, count: u64, width: usize) -> [u8; HEADER] {
     let mut h = [0u8; HEADER];
     h[..8].copy_from_slice(MAGIC);
     h[8] = kind.code();
+    h[9] = width as u8;
     h[16..24].copy_from_slice(&count.to_le_bytes());
     h
 }
 
-/// Reads a header and checks the file's length against it: the kind and the record count.
-pub fn parse_header(h: &[u8], file_len: u64) -> Result<(HashKind, u64), BreachError> {
+/// What a header says, checked against the file's length.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct Header {
+    /// The hash kind.
+    pub kind: HashKind,
+    /// Records.
+    pub count: u64,
+    /// Bytes a record: [`RECORD`] or [`FULL_RECORD`].
+    pub width: usize,
+}
+
+/// Reads a header and checks the file's length against it.
+pub fn parse_header(h: &[u8], file_len: u64) -> Result<Header, BreachError> {
     if h.len() < HEADER || &h[..8] != MAGIC {
         return Err(BreachError::Magic);
     }
@@ -165,14 +187,18 @@ pub fn parse_header(h: &[u8], file_len: u64) -> Result<(HashKind, u64), BreachEr
         2 => HashKind::Ntlm,
         k => return Err(BreachError::Kind(k)),
     };
+    let width = match h[9] as usize {
+        w @ (RECORD | FULL_RECORD) => w,
+        w => return Err(BreachError::Width(w)),
+    };
     let mut c = [0u8; 8];
     c.copy_from_slice(&h[16..24]);
     let count = u64::from_le_bytes(c);
     let expected = count
-        .checked_mul(RECORD as u64)
+        .checked_mul(width as u64)
         .and_then(|r| r.checked_add((HEADER + INDEX) as u64));
     match expected {
-        Some(e) if e == file_len => Ok((kind, count)),
+        Some(e) if e == file_len => Ok(Header { kind, count, width }),
         _ => Err(BreachError::Size {
             expected: expected.unwrap_or(u64::MAX),
             found: file_len,
@@ -188,13 +214,42 @@ pub fn record(key: u64, count: u8) -> [u8; RECORD] {
     r
 }
 
-/// The count byte of `key` in one bucket's records (sorted), if present. Records that are not
-/// a whole number are ignored at the end.
-pub fn find(records: &[u8], key: u64) -> Option<u8> {
-    let n = records.len() / RECORD;
+/// A full record: the key, the hash from its 11th byte on (padded to 10 bytes), the count
+/// byte.
+pub fn full_record(hash: &[u8], count: u8) -> [u8; FULL_RECORD] {
+    let mut r = [0u8; FULL_RECORD];
+    r[..8].copy_from_slice(&split(hash).1.to_be_bytes());
+    let rest = hash.get(10..).unwrap_or_default();
+    let n = rest.len().min(10);
+    r[8..8 + n].copy_from_slice(&rest[..n]);
+    r[18] = count;
+    r
+}
+
+/// The range API's line for a full record of `bucket`: the hash's hex digits after the 5 of
+/// the prefix, upper case, a colon and the count (the least its count byte stands for).
+pub fn range_line(kind: HashKind, bucket: usize, record: &[u8]) -> Option<String> {
+    if record.len() != FULL_RECORD {
+        return None;
+    }
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&record[..8]);
+    let head = ((bucket as u128) << 108) | (u128::from(u64::from_be_bytes(k)) << 44);
+    let mut hash = head.to_be_bytes()[..10].to_vec();
+    hash.extend_from_slice(&record[8..18]);
+    hash.truncate(kind.hex_len() / 2);
+    let hex: String = hash.iter().map(|b| format!("{b:02X}")).collect();
+    Some(format!("{}:{}", &hex[5..], count_floor(record[18])))
+}
+
+/// The count byte of `key` in one bucket's records (sorted, `width` bytes each), if present.
+/// Bytes that do not make a whole record are ignored at the end.
+pub fn find(records: &[u8], width: usize, key: u64) -> Option<u8> {
+    let width = width.max(RECORD);
+    let n = records.len() / width;
     let key_at = |i: usize| {
         let mut k = [0u8; 8];
-        k.copy_from_slice(&records[i * RECORD..i * RECORD + 8]);
+        k.copy_from_slice(&records[i * width..i * width + 8]);
         u64::from_be_bytes(k)
     };
     let (mut lo, mut hi) = (0, n);
@@ -203,7 +258,7 @@ pub fn find(records: &[u8], key: u64) -> Option<u8> {
         match key_at(mid).cmp(&key) {
             std::cmp::Ordering::Less => lo = mid + 1,
             std::cmp::Ordering::Greater => hi = mid,
-            std::cmp::Ordering::Equal => return Some(records[mid * RECORD + 8]),
+            std::cmp::Ordering::Equal => return Some(records[mid * width + width - 1]),
         }
     }
     None
@@ -270,9 +325,16 @@ mod tests {
 
     #[test]
     fn headers_check_the_length_and_search_finds_exactly() {
-        let h = header(HashKind::Ntlm, 3);
+        let h = header(HashKind::Ntlm, 3, RECORD);
         let len = (HEADER + INDEX + 3 * RECORD) as u64;
-        assert_eq!(parse_header(&h, len), Ok((HashKind::Ntlm, 3)));
+        assert_eq!(
+            parse_header(&h, len),
+            Ok(Header {
+                kind: HashKind::Ntlm,
+                count: 3,
+                width: RECORD
+            })
+        );
         assert!(matches!(
             parse_header(&h, len - 1),
             Err(BreachError::Size { .. })
@@ -285,10 +347,35 @@ mod tests {
         for (k, c) in [(3u64, 1u8), (7, 2), (u64::MAX, 9)] {
             records.extend_from_slice(&record(k, c));
         }
-        assert_eq!(find(&records, 7), Some(2));
-        assert_eq!(find(&records, u64::MAX), Some(9));
-        assert_eq!(find(&records, 3), Some(1));
-        assert_eq!(find(&records, 4), None);
-        assert_eq!(find(&records[..5], 3), None);
+        assert_eq!(find(&records, RECORD, 7), Some(2));
+        assert_eq!(find(&records, RECORD, u64::MAX), Some(9));
+        assert_eq!(find(&records, RECORD, 3), Some(1));
+        assert_eq!(find(&records, RECORD, 4), None);
+        assert_eq!(find(&records[..5], RECORD, 3), None);
+    }
+
+    #[test]
+    fn full_records_give_back_the_range_api_line() {
+        let (sha1, _) = parse_line(
+            "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:10434004",
+            HashKind::Sha1,
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        let r = full_record(&sha1, count_byte(10_434_004));
+        assert_eq!(find(&r, FULL_RECORD, split(&sha1).1), Some(24));
+        assert_eq!(
+            range_line(HashKind::Sha1, 0x5baa6, &r).unwrap(),
+            "1E4C9B93F3F0682250B6CF8331B7EE68FD8:8388608"
+        );
+        let (nt, _) = parse_line("8846F7EAEE8FB117AD06BDD830B7586C:5", HashKind::Ntlm, None)
+            .unwrap()
+            .unwrap();
+        let r = full_record(&nt, count_byte(5));
+        assert_eq!(
+            range_line(HashKind::Ntlm, 0x8846f, &r).unwrap(),
+            "7EAEE8FB117AD06BDD830B7586C:4"
+        );
     }
 }

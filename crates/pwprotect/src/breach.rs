@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use pwprotect_core::breach::{
-    self, BUCKETS, HEADER, HashKind, INDEX, RECORD, count_byte, parse_header, parse_line, split,
+    self, BUCKETS, FULL_RECORD, HEADER, HashKind, INDEX, RECORD, count_byte, parse_header,
+    parse_line, split,
 };
 
 /// `pwprotect breach`.
@@ -33,6 +34,10 @@ pub(crate) enum BreachCommand {
         /// NTLM hashes (32 hex digits) instead of SHA-1.
         #[arg(long)]
         ntlm: bool,
+        /// Keep whole hashes (19 bytes a hash instead of 9), so that `pwprotect serve
+        /// --range-store` can answer the HIBP range API.
+        #[arg(long)]
+        full: bool,
     },
     /// Say whether the password on standard input is in the store: exit 1 when it is (with
     /// its count's order of magnitude), 0 when not.
@@ -49,6 +54,7 @@ pub(crate) fn run(cmd: &BreachCommand) -> anyhow::Result<u8> {
             inputs,
             store,
             ntlm,
+            full,
         } => import(
             inputs,
             store,
@@ -57,6 +63,7 @@ pub(crate) fn run(cmd: &BreachCommand) -> anyhow::Result<u8> {
             } else {
                 HashKind::Sha1
             },
+            if *full { FULL_RECORD } else { RECORD },
         ),
         BreachCommand::Lookup { store } => {
             let password = crate::read_password()?;
@@ -80,6 +87,7 @@ pub(crate) struct Store {
     file: File,
     path: PathBuf,
     kind: HashKind,
+    width: usize,
 }
 
 impl Store {
@@ -90,13 +98,56 @@ impl Store {
         let mut h = [0u8; HEADER];
         file.read_exact_at(&mut h, 0)
             .map_err(|_| anyhow::anyhow!("{}: not a pwprotect breach store", path.display()))?;
-        let (kind, _) =
-            parse_header(&h, len).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let h = parse_header(&h, len).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(Self {
             file,
             path: path.to_owned(),
-            kind,
+            kind: h.kind,
+            width: h.width,
         })
+    }
+
+    /// The hash kind.
+    pub(crate) fn kind(&self) -> HashKind {
+        self.kind
+    }
+
+    /// The records of one bucket.
+    fn bucket(&self, bucket: usize) -> anyhow::Result<Vec<u8>> {
+        let mut range = [0u8; 16];
+        self.file
+            .read_exact_at(&mut range, (HEADER + bucket * 8) as u64)
+            .with_context(|| format!("{}: index", self.path.display()))?;
+        let (start, end) = (
+            u64::from_le_bytes(range[..8].try_into().unwrap_or_default()),
+            u64::from_le_bytes(range[8..].try_into().unwrap_or_default()),
+        );
+        if end < start || end - start > 1 << 24 {
+            bail!(
+                "{}: damaged index at bucket {bucket:05x}",
+                self.path.display()
+            );
+        }
+        let mut records = vec![0u8; ((end - start) as usize) * self.width];
+        self.file
+            .read_exact_at(
+                &mut records,
+                (HEADER + INDEX) as u64 + start * self.width as u64,
+            )
+            .with_context(|| format!("{}: records of bucket {bucket:05x}", self.path.display()))?;
+        Ok(records)
+    }
+
+    /// The HIBP range API's lines for a 5-hex-digit prefix (a full store only).
+    pub(crate) fn range(&self, bucket: usize) -> anyhow::Result<Vec<String>> {
+        if self.width != FULL_RECORD {
+            bail!("{}: not a full store (import --full)", self.path.display());
+        }
+        Ok(self
+            .bucket(bucket)?
+            .chunks_exact(FULL_RECORD)
+            .filter_map(|r| breach::range_line(self.kind, bucket, r))
+            .collect())
     }
 
     /// The hash of `password` in the store's kind.
@@ -118,28 +169,8 @@ impl Store {
     /// Whether `password` is in the store: the least count its record stands for.
     pub(crate) fn lookup(&self, password: &str) -> anyhow::Result<Option<u64>> {
         let (bucket, key) = split(&self.hash(password));
-        let mut range = [0u8; 16];
-        self.file
-            .read_exact_at(&mut range, (HEADER + bucket * 8) as u64)
-            .with_context(|| format!("{}: index", self.path.display()))?;
-        let (start, end) = (
-            u64::from_le_bytes(range[..8].try_into().unwrap_or_default()),
-            u64::from_le_bytes(range[8..].try_into().unwrap_or_default()),
-        );
-        if end < start || end - start > 1 << 24 {
-            bail!(
-                "{}: damaged index at bucket {bucket:05x}",
-                self.path.display()
-            );
-        }
-        let mut records = vec![0u8; ((end - start) as usize) * RECORD];
-        self.file
-            .read_exact_at(
-                &mut records,
-                (HEADER + INDEX) as u64 + start * RECORD as u64,
-            )
-            .with_context(|| format!("{}: records of bucket {bucket:05x}", self.path.display()))?;
-        Ok(breach::find(&records, key).map(breach::count_floor))
+        let records = self.bucket(bucket)?;
+        Ok(breach::find(&records, self.width, key).map(breach::count_floor))
     }
 }
 
@@ -168,14 +199,25 @@ fn files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// A record being imported: bucket (20 bits), key (64 bits), count byte (8 bits).
+/// A record being imported: bucket (20 bits), key (64 bits) and count byte (8 bits) packed,
+/// and the hash's bytes from the 11th on (a full store's; zero in a compact one).
+type Pending = (u128, [u8; 10]);
+
 fn packed(bucket: usize, key: u64, count: u8) -> u128 {
     ((bucket as u128) << 72) | (u128::from(key) << 8) | u128::from(count)
 }
 
-fn import(inputs: &[PathBuf], store: &Path, kind: HashKind) -> anyhow::Result<u8> {
+fn rest_of(hash: &[u8]) -> [u8; 10] {
+    let mut r = [0u8; 10];
+    let rest = hash.get(10..).unwrap_or_default();
+    let n = rest.len().min(10);
+    r[..n].copy_from_slice(&rest[..n]);
+    r
+}
+
+fn import(inputs: &[PathBuf], store: &Path, kind: HashKind, width: usize) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
-    let mut all: Vec<u128> = Vec::new();
+    let mut all: Vec<Pending> = Vec::new();
     // What the store holds already (incremental updates).
     let mut before = 0u64;
     if store.exists() {
@@ -188,6 +230,22 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind) -> anyhow::Result<u8
                 kind.as_str()
             );
         }
+        if s.width != width {
+            bail!(
+                "{} is a {} store; import {}",
+                store.display(),
+                if s.width == FULL_RECORD {
+                    "full"
+                } else {
+                    "compact"
+                },
+                if s.width == FULL_RECORD {
+                    "with --full"
+                } else {
+                    "without --full"
+                }
+            );
+        }
         let bytes =
             std::fs::read(store).with_context(|| format!("cannot read {}", store.display()))?;
         let index = &bytes[HEADER..HEADER + INDEX];
@@ -198,12 +256,16 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind) -> anyhow::Result<u8
             };
             let (start, end) = (at(b) as usize, at(b + 1) as usize);
             for r in records
-                .get(start * RECORD..end * RECORD)
+                .get(start * width..end * width)
                 .unwrap_or_default()
-                .chunks_exact(RECORD)
+                .chunks_exact(width)
             {
                 let key = u64::from_be_bytes(r[..8].try_into().unwrap_or_default());
-                all.push(packed(b, key, r[8]));
+                let mut rest = [0u8; 10];
+                if width == FULL_RECORD {
+                    rest.copy_from_slice(&r[8..18]);
+                }
+                all.push((packed(b, key, r[width - 1]), rest));
             }
         }
         before = all.len() as u64;
@@ -216,7 +278,12 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind) -> anyhow::Result<u8
             match parse_line(&line, kind, prefix.as_deref()) {
                 Ok(Some((hash, count))) => {
                     let (bucket, key) = split(&hash);
-                    all.push(packed(bucket, key, count_byte(count)));
+                    let rest = if width == FULL_RECORD {
+                        rest_of(&hash)
+                    } else {
+                        [0; 10]
+                    };
+                    all.push((packed(bucket, key, count_byte(count)), rest));
                 }
                 Ok(None) => {}
                 Err(e) => bail!(
@@ -229,17 +296,17 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind) -> anyhow::Result<u8
             }
         }
     }
-    all.sort_unstable();
+    all.sort_unstable_by_key(|(p, rest)| (*p >> 8, *rest, *p as u8));
     // One record per hash, the largest count kept (sorted, so the last of each run).
-    let mut records: Vec<u128> = Vec::with_capacity(all.len());
+    let mut records: Vec<Pending> = Vec::with_capacity(all.len());
     for r in all {
         match records.last_mut() {
-            Some(last) if *last >> 8 == r >> 8 => *last = r,
+            Some(last) if last.0 >> 8 == r.0 >> 8 && last.1 == r.1 => *last = r,
             _ => records.push(r),
         }
     }
     let tmp = store.with_extension(format!("tmp.{}", std::process::id()));
-    let result = write_store(&tmp, kind, &records);
+    let result = write_store(&tmp, kind, width, &records);
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -258,21 +325,35 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind) -> anyhow::Result<u8
     Ok(0)
 }
 
-fn write_store(path: &Path, kind: HashKind, records: &[u128]) -> anyhow::Result<()> {
+fn write_store(
+    path: &Path,
+    kind: HashKind,
+    width: usize,
+    records: &[Pending],
+) -> anyhow::Result<()> {
     let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-    w.write_all(&breach::header(kind, records.len() as u64))?;
+    w.write_all(&breach::header(kind, records.len() as u64, width))?;
     // The index: the first record of every bucket, then the total.
     let mut at = 0usize;
     for b in 0..BUCKETS {
         w.write_all(&(at as u64).to_le_bytes())?;
-        while at < records.len() && (records[at] >> 72) as usize == b {
+        while at < records.len() && (records[at].0 >> 72) as usize == b {
             at += 1;
         }
     }
     w.write_all(&(records.len() as u64).to_le_bytes())?;
-    for r in records {
-        w.write_all(&breach::record((*r >> 8) as u64, *r as u8))?;
+    for (p, rest) in records {
+        let key = (*p >> 8) as u64;
+        if width == FULL_RECORD {
+            let mut r = [0u8; FULL_RECORD];
+            r[..8].copy_from_slice(&key.to_be_bytes());
+            r[8..18].copy_from_slice(rest);
+            r[18] = *p as u8;
+            w.write_all(&r)?;
+        } else {
+            w.write_all(&breach::record(key, *p as u8))?;
+        }
     }
     let f = w
         .into_inner()

@@ -26,8 +26,9 @@ use crate::{BatchRequest, LoadError, MAX_PASSWORD, PolicyArgs};
 /// `pwprotect serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Serve HTTPS here (`HOST:PORT`), with `--cert`, `--key` and `--publish`.
-    #[arg(long, value_name = "ADDR", requires_all = ["cert", "key", "publish"])]
+    /// Serve HTTPS here (`HOST:PORT`), with `--cert`, `--key`, and `--publish` or
+    /// `--range-store`.
+    #[arg(long, value_name = "ADDR", requires_all = ["cert", "key"])]
     listen: Option<SocketAddr>,
     /// The server's certificate chain (PEM).
     #[arg(long, value_name = "FILE")]
@@ -38,6 +39,10 @@ pub(crate) struct ServeArgs {
     /// The signed policy published at `/policy.json`.
     #[arg(long, value_name = "FILE")]
     publish: Option<PathBuf>,
+    /// Answer the HIBP range API (`/range/{5 hex digits}`, `?mode=ntlm`, `Add-Padding: true`)
+    /// from this full breach store (`breach import --full`); once for SHA-1, once for NTLM.
+    #[arg(long, value_name = "FILE")]
+    range_store: Vec<PathBuf>,
     /// Answer `POST /check` (a JSON request `{"password", "account", "full_name", "upn"}`,
     /// a JSON verdict) on this unix socket (mode 0600: only this user may ask).
     #[arg(long, value_name = "PATH")]
@@ -65,15 +70,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     let args = Arc::new(args);
     let mut bound = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
-    if let (Some(addr), Some(cert), Some(key), Some(publish)) =
-        (args.listen, &args.cert, &args.key, &args.publish)
-    {
+    if let (Some(addr), Some(cert), Some(key)) = (args.listen, &args.cert, &args.key) {
+        if args.publish.is_none() && args.range_store.is_empty() {
+            bail!("--listen serves --publish or --range-store; neither is given");
+        }
+        // Range stores must open, and be full, before anything is served.
+        for r in &args.range_store {
+            let s = crate::breach::Store::open(r)?;
+            s.range(0)?;
+        }
         let tls = tls_config(cert, key)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         bound.push(format!("https://{}", listener.local_addr()?));
-        tasks.spawn(publish_loop(listener, tls, publish.clone()));
+        tasks.spawn(publish_loop(listener, tls, args.clone()));
     }
     if let Some(path) = &args.check_socket {
         use std::os::unix::fs::PermissionsExt;
@@ -151,9 +162,8 @@ fn respond(
 async fn publish_loop(
     listener: tokio::net::TcpListener,
     tls: tokio_rustls::TlsAcceptor,
-    file: PathBuf,
+    file: Arc<ServeArgs>,
 ) -> anyhow::Result<()> {
-    let file = Arc::new(file);
     loop {
         let Ok((tcp, peer)) = listener.accept().await else {
             continue;
@@ -178,8 +188,16 @@ async fn publish_loop(
     }
 }
 
-/// `GET /policy.json`: the signed file as it is now.
-fn published(req: &Request<Incoming>, file: &Path, peer: SocketAddr) -> Response<Full<Bytes>> {
+/// `GET /policy.json`: the signed file as it is now; `GET /range/{prefix}`: the range API.
+fn published(req: &Request<Incoming>, args: &ServeArgs, peer: SocketAddr) -> Response<Full<Bytes>> {
+    if let Some(prefix) = req.uri().path().strip_prefix("/range/")
+        && !args.range_store.is_empty()
+    {
+        return range(req, args, prefix);
+    }
+    let Some(file) = args.publish.as_deref() else {
+        return respond(StatusCode::NOT_FOUND, "text/plain", "404 Not Found\n");
+    };
     let status = if req.uri().path() != "/policy.json" {
         StatusCode::NOT_FOUND
     } else if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -204,6 +222,82 @@ fn published(req: &Request<Incoming>, file: &Path, peer: SocketAddr) -> Response
 
 /// A policy ready to apply, and its mode.
 type Loaded = Arc<(Policy, Mode)>;
+
+/// The HIBP range API (as api.pwnedpasswords.com answers it): every valid prefix answers 200
+/// with `SUFFIX:COUNT` lines (CRLF), `?mode=ntlm` from the NTLM store; `Add-Padding: true`
+/// adds rows of count 0 up to 800–1,000 lines, so that the response's size does not tell
+/// which prefix was asked.
+fn range(req: &Request<Incoming>, args: &ServeArgs, prefix: &str) -> Response<Full<Bytes>> {
+    use pwprotect_core::breach::HashKind;
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "405 Method Not Allowed\n",
+        );
+    }
+    let Ok(bucket) = usize::from_str_radix(prefix, 16) else {
+        return respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "The hash prefix was not in a valid format",
+        );
+    };
+    if prefix.len() != 5 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "The hash prefix was not in a valid format",
+        );
+    }
+    let ntlm = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.eq_ignore_ascii_case("mode=ntlm")));
+    let kind = if ntlm { HashKind::Ntlm } else { HashKind::Sha1 };
+    let store = args
+        .range_store
+        .iter()
+        .filter_map(|p| crate::breach::Store::open(p).ok())
+        .find(|s| s.kind() == kind);
+    let Some(store) = store else {
+        return respond(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            format!("no {} store is served here\n", kind.as_str()),
+        );
+    };
+    let mut lines = match store.range(bucket) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("pwprotect serve: {e:#}");
+            return respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "503\n");
+        }
+    };
+    let padding = req
+        .headers()
+        .get("add-padding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    if padding {
+        use ring::rand::SecureRandom as _;
+        let rng = ring::rand::SystemRandom::new();
+        let mut b = [0u8; 2];
+        let _ = rng.fill(&mut b);
+        let target = 800 + usize::from(u16::from_le_bytes(b)) % 201;
+        let digits = kind.hex_len() - 5;
+        while lines.len() < target {
+            let mut r = [0u8; 20];
+            let _ = rng.fill(&mut r);
+            let hex: String = r.iter().map(|b| format!("{b:02X}")).collect();
+            lines.push(format!("{}:0", &hex[..digits]));
+        }
+    }
+    let mut body = lines.join("\r\n");
+    if !body.is_empty() {
+        body.push_str("\r\n");
+    }
+    respond(StatusCode::OK, "text/plain", body)
+}
 
 /// The policy `/check` applies, reloaded when its signed file changes.
 struct Checker {

@@ -206,7 +206,9 @@ proptest! {
             let _ = breach::parse_line(&line, kind, Some("5BAA6"));
         }
         let _ = breach::parse_header(&bytes, bytes.len() as u64);
-        let _ = breach::find(&bytes, key);
+        let _ = breach::find(&bytes, breach::RECORD, key);
+        let _ = breach::find(&bytes, breach::FULL_RECORD, key);
+        let _ = breach::range_line(HashKind::Sha1, 0, &bytes);
         let hex: String = hash.iter().map(|b| format!("{b:02X}")).collect();
         let (h, c) = breach::parse_line(&format!("{hex}:{count}\r"), HashKind::Sha1, None).unwrap().unwrap();
         prop_assert_eq!(&h[..], &hash[..]);

@@ -293,3 +293,124 @@ fn lookups_while_the_store_is_replaced_see_the_old_or_the_new() {
     }
     writer.join().unwrap();
 }
+
+#[test]
+fn the_range_api_answers_from_a_full_store_under_curl() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut whole = format!("{}:10434004\r\n", sha1("password"));
+    for i in 0..2_000u32 {
+        whole.push_str(&format!("5BAA6{:035X}:{}\r\n", u64::from(i) * 7_919, i + 1));
+    }
+    std::fs::write(d.join("pwned.txt"), whole).unwrap();
+    std::fs::write(d.join("ntlm.txt"), "8846F7EAEE8FB117AD06BDD830B7586C:5\n").unwrap();
+    let (sha, nt) = (d.join("sha1.store"), d.join("ntlm.store"));
+    for (args, store) in [
+        (vec![s(&d.join("pwned.txt"))], &sha),
+        (vec!["--ntlm", s(&d.join("ntlm.txt"))], &nt),
+    ] {
+        let mut a = vec!["breach", "import", "--full", "--store", s(store)];
+        a.extend(args);
+        let o = run(&a, b"");
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    }
+    // A full store is 19 bytes a hash, and lookups work on it as on a compact one.
+    assert_eq!(
+        std::fs::metadata(&sha).unwrap().len(),
+        32 + 8 * ((1 << 20) + 1) + 19 * 2_001
+    );
+    assert_eq!(lookup(&sha, "password"), 1);
+    let (ca, cert, key) = crate::policy::certificates(d);
+    let server = crate::policy::serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--cert",
+        s(&cert),
+        "--key",
+        s(&key),
+        "--range-store",
+        s(&sha),
+        "--range-store",
+        s(&nt),
+    ]);
+    let base = server.https.clone().unwrap();
+    let get = |path: &str, headers: &[&str]| {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "-w", "\n%{http_code}", "--cacert", s(&ca)]);
+        for h in headers {
+            c.args(["-H", h]);
+        }
+        let o = c.arg(format!("{base}{path}")).output().unwrap();
+        let out = text(&o.stdout);
+        let (body, code) = out.rsplit_once('\n').unwrap();
+        assert_ne!(code, "000", "curl: {}", text(&o.stderr));
+        (code.to_owned(), body.to_owned())
+    };
+    // The suffix of SHA-1("password") that api.pwnedpasswords.com documents.
+    let (code, body) = get("/range/5BAA6", &[]);
+    assert_eq!(code, "200");
+    assert!(
+        body.contains("1E4C9B93F3F0682250B6CF8331B7EE68FD8:8388608\r\n"),
+        "{body}"
+    );
+    assert_eq!(body.lines().count(), 2_001);
+    // CRLF line ends, as api.pwnedpasswords.com sends them.
+    assert!(
+        body.split_terminator('\n')
+            .all(|l| l.len() > 36 && l.ends_with('\r'))
+    );
+    let (_, body) = get("/range/8846F?mode=ntlm", &[]);
+    assert_eq!(body.trim_end(), "7EAEE8FB117AD06BDD830B7586C:4");
+    // Padding: 800 to 1,000 lines, the real ones among them, the rest with count 0.
+    let (_, body) = get("/range/8846F?mode=ntlm", &["Add-Padding: true"]);
+    let n = body.lines().count();
+    assert!((800..=1_000).contains(&n), "{n}");
+    assert!(body.contains("7EAEE8FB117AD06BDD830B7586C:4"));
+    assert_eq!(
+        body.lines()
+            .filter(|l| l.trim_end().ends_with(":0"))
+            .count(),
+        n - 1
+    );
+    assert!(
+        body.lines()
+            .all(|l| l.split(':').next().unwrap().len() == 27)
+    );
+    // Every prefix answers; a bad one is 400.
+    assert_eq!(get("/range/00000", &[]), ("200".to_owned(), String::new()));
+    assert_eq!(get("/range/XYZ12", &[]).0, "400");
+    assert_eq!(get("/range/5BAA61", &[]).0, "400");
+    drop(server);
+    // A compact store cannot answer the range API: refused at start, in one line.
+    let compact = d.join("compact.store");
+    run(
+        &[
+            "breach",
+            "import",
+            s(&d.join("pwned.txt")),
+            "--store",
+            s(&compact),
+        ],
+        b"",
+    );
+    let o = run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+            s(&cert),
+            "--key",
+            s(&key),
+            "--range-store",
+            s(&compact),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("not a full store"),
+        "{}",
+        text(&o.stderr)
+    );
+}

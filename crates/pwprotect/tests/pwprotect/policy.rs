@@ -12,10 +12,10 @@ use serde_json::Value;
 use crate::{run, text};
 
 /// `pwprotect serve`, killed when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
     /// `https://127.0.0.1:PORT`, when HTTPS is served.
-    https: Option<String>,
+    pub(crate) https: Option<String>,
 }
 
 impl Drop for Served {
@@ -25,7 +25,7 @@ impl Drop for Served {
     }
 }
 
-fn serve(args: &[&str]) -> Served {
+pub(crate) fn serve(args: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pwprotect"))
         .arg("serve")
         .args(args)
@@ -51,15 +51,23 @@ fn serve(args: &[&str]) -> Served {
 }
 
 /// A CA and a server certificate for `localhost` and 127.0.0.1, as PEM files in `dir`.
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Distinct names: OpenSSL (curl) takes a leaf whose issuer is its own subject for a
+    // self-signed certificate.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "pwprotect test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let key = KeyPair::generate().unwrap();
-    let params =
+    let mut params =
         CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
     let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
     let cert = params.signed_by(&key, &issuer).unwrap();
     let (ca_file, cert_file, key_file) = (
