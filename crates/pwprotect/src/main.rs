@@ -108,6 +108,10 @@ struct CheckArgs {
     /// input and write one JSON verdict per line.
     #[arg(long)]
     batch: bool,
+    /// With `--batch`: each verdict says how long its check took (`"elapsed_ns"`: the policy
+    /// and the breach lookup, not the JSON around them), for measuring.
+    #[arg(long, requires = "batch")]
+    timings: bool,
     /// Print the verdict as JSON.
     #[arg(long)]
     json: bool,
@@ -369,7 +373,12 @@ fn read_password() -> anyhow::Result<Zeroizing<String>> {
 fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     let (policy, mode) = policy(&args.policy)?;
     if args.batch {
-        return batch(&policy, mode, open_store(&args.policy)?.as_ref());
+        return batch(
+            &policy,
+            mode,
+            open_store(&args.policy)?.as_ref(),
+            args.timings,
+        );
     }
     let password = read_password()?;
     let identity = Identity {
@@ -408,7 +417,12 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     Ok(if o.verdict == "accept" { 0 } else { 1 })
 }
 
-fn batch(policy: &Policy, mode: Mode, store: Option<&breach::Store>) -> anyhow::Result<u8> {
+fn batch(
+    policy: &Policy,
+    mode: Mode,
+    store: Option<&breach::Store>,
+    timings: bool,
+) -> anyhow::Result<u8> {
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let (mut rejected, mut failed) = (false, false);
@@ -435,15 +449,23 @@ fn batch(policy: &Policy, mode: Mode, store: Option<&breach::Store>) -> anyhow::
             full_name: req.full_name.as_deref(),
             upn: req.upn.as_deref(),
         };
+        let started = std::time::Instant::now();
         let mut v = evaluate(policy, &req.password, &identity);
         if let Some(s) = store
             && s.lookup(&req.password)?.is_some()
         {
             v.breached();
         }
+        let elapsed = started.elapsed();
         let o = out(&v, mode);
         rejected |= o.verdict == "reject";
-        serde_json::to_writer(&mut stdout, &o)?;
+        if timings {
+            let mut value = serde_json::to_value(&o)?;
+            value["elapsed_ns"] = serde_json::Value::from(elapsed.as_nanos() as u64);
+            serde_json::to_writer(&mut stdout, &value)?;
+        } else {
+            serde_json::to_writer(&mut stdout, &o)?;
+        }
         writeln!(stdout)?;
     }
     Ok(if failed {
