@@ -66,8 +66,8 @@ fn generate(n: usize, dir: &str) {
     w.flush().unwrap();
     let mut req = BufWriter::new(File::create(format!("{dir}/requests.jsonl")).unwrap());
     let mut pw = BufWriter::new(File::create(format!("{dir}/passwords.txt")).unwrap());
-    for i in 0..5_000 {
-        for p in [breached[i].clone(), format!("unseen-password-{i}")] {
+    for (i, b) in breached.iter().enumerate() {
+        for p in [b.clone(), format!("unseen-password-{i}")] {
             writeln!(
                 req,
                 "{}",
