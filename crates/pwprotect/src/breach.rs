@@ -215,9 +215,165 @@ fn rest_of(hash: &[u8]) -> [u8; 10] {
     r
 }
 
+/// The order of records in a store: bucket and key, then the rest of the hash.
+fn order(r: &Pending) -> (u128, [u8; 10]) {
+    (r.0 >> 8, r.1)
+}
+
+/// Calls `f` with each record of the input files, in input order; `f` returns false to stop.
+fn input_records(
+    inputs: &[PathBuf],
+    kind: HashKind,
+    width: usize,
+    mut f: impl FnMut(Pending) -> anyhow::Result<bool>,
+) -> anyhow::Result<bool> {
+    for path in files(inputs)? {
+        let prefix = range_prefix(&path);
+        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        for (i, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
+            let line = line.with_context(|| format!("{}:{}: not text", path.display(), i + 1))?;
+            match parse_line(&line, kind, prefix.as_deref()) {
+                Ok(Some((hash, count))) => {
+                    let (bucket, key) = split(&hash);
+                    let rest = if width == FULL_RECORD {
+                        rest_of(&hash)
+                    } else {
+                        [0; 10]
+                    };
+                    if !f((packed(bucket, key, count_byte(count)), rest))? {
+                        return Ok(false);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => bail!(
+                    "{}:{}: {e} (a {} line is {}HASH:COUNT); the store is unchanged",
+                    path.display(),
+                    i + 1,
+                    kind.as_str(),
+                    if prefix.is_some() { "range-file " } else { "" }
+                ),
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The records of an existing store, in order, read sequentially.
+fn store_records(path: &Path, width: usize) -> anyhow::Result<impl Iterator<Item = Pending>> {
+    use std::io::Read as _;
+    let mut f = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut head = vec![0u8; HEADER + INDEX];
+    f.read_exact(&mut head)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let index: Vec<u64> = head[HEADER..]
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect();
+    let mut bucket = 0usize;
+    let mut at = 0u64;
+    let mut buf = vec![0u8; width];
+    Ok(std::iter::from_fn(move || {
+        while bucket < BUCKETS && at >= index[bucket + 1] {
+            bucket += 1;
+        }
+        if bucket >= BUCKETS || f.read_exact(&mut buf).is_err() {
+            return None;
+        }
+        at += 1;
+        let key = u64::from_be_bytes(buf[..8].try_into().unwrap_or_default());
+        let mut rest = [0u8; 10];
+        if width == FULL_RECORD {
+            rest.copy_from_slice(&buf[8..18]);
+        }
+        Some((packed(bucket, key, buf[width - 1]), rest))
+    }))
+}
+
+/// Writes a store record by record, in order, merging repeats (the largest count kept), and
+/// the header and index at the end.
+struct StoreWriter {
+    w: std::io::BufWriter<File>,
+    kind: HashKind,
+    width: usize,
+    /// Records per bucket.
+    counts: Vec<u64>,
+    last: Option<Pending>,
+    written: u64,
+}
+
+impl StoreWriter {
+    fn create(path: &Path, kind: HashKind, width: usize) -> anyhow::Result<Self> {
+        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 22, f);
+        w.write_all(&vec![0u8; HEADER + INDEX])?;
+        Ok(Self {
+            w,
+            kind,
+            width,
+            counts: vec![0; BUCKETS],
+            last: None,
+            written: 0,
+        })
+    }
+
+    fn push(&mut self, r: Pending) -> anyhow::Result<()> {
+        match &mut self.last {
+            Some(last) if order(last) == order(&r) => {
+                if (r.0 as u8) > (last.0 as u8) {
+                    *last = r;
+                }
+                Ok(())
+            }
+            _ => {
+                if let Some(prev) = self.last.replace(r) {
+                    self.emit(prev)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn emit(&mut self, (p, rest): Pending) -> anyhow::Result<()> {
+        let key = (p >> 8) as u64;
+        self.counts[(p >> 72) as usize] += 1;
+        self.written += 1;
+        if self.width == FULL_RECORD {
+            let mut r = [0u8; FULL_RECORD];
+            r[..8].copy_from_slice(&key.to_be_bytes());
+            r[8..18].copy_from_slice(&rest);
+            r[18] = p as u8;
+            self.w.write_all(&r)?;
+        } else {
+            self.w.write_all(&breach::record(key, p as u8))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the header and index; how many records the store holds.
+    fn finish(mut self) -> anyhow::Result<u64> {
+        if let Some(last) = self.last.take() {
+            self.emit(last)?;
+        }
+        let f = self
+            .w
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("writing the store: {e}"))?;
+        let mut head = Vec::with_capacity(HEADER + INDEX);
+        head.extend_from_slice(&breach::header(self.kind, self.written, self.width));
+        let mut at = 0u64;
+        for c in &self.counts {
+            head.extend_from_slice(&at.to_le_bytes());
+            at += c;
+        }
+        head.extend_from_slice(&at.to_le_bytes());
+        f.write_all_at(&head, 0)?;
+        f.sync_all()?;
+        Ok(self.written)
+    }
+}
+
 fn import(inputs: &[PathBuf], store: &Path, kind: HashKind, width: usize) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
-    let mut all: Vec<Pending> = Vec::new();
     // What the store holds already (incremental updates).
     let mut before = 0u64;
     if store.exists() {
@@ -231,133 +387,98 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind, width: usize) -> any
             );
         }
         if s.width != width {
+            let full = s.width == FULL_RECORD;
             bail!(
                 "{} is a {} store; import {}",
                 store.display(),
-                if s.width == FULL_RECORD {
-                    "full"
-                } else {
-                    "compact"
-                },
-                if s.width == FULL_RECORD {
-                    "with --full"
-                } else {
-                    "without --full"
-                }
+                if full { "full" } else { "compact" },
+                if full { "with --full" } else { "without --full" }
             );
         }
-        let bytes =
-            std::fs::read(store).with_context(|| format!("cannot read {}", store.display()))?;
-        let index = &bytes[HEADER..HEADER + INDEX];
-        let records = &bytes[HEADER + INDEX..];
-        for b in 0..BUCKETS {
-            let at = |i: usize| {
-                u64::from_le_bytes(index[i * 8..i * 8 + 8].try_into().unwrap_or_default())
-            };
-            let (start, end) = (at(b) as usize, at(b + 1) as usize);
-            for r in records
-                .get(start * width..end * width)
-                .unwrap_or_default()
-                .chunks_exact(width)
-            {
-                let key = u64::from_be_bytes(r[..8].try_into().unwrap_or_default());
-                let mut rest = [0u8; 10];
-                if width == FULL_RECORD {
-                    rest.copy_from_slice(&r[8..18]);
-                }
-                all.push((packed(b, key, r[width - 1]), rest));
-            }
-        }
-        before = all.len() as u64;
-    }
-    for path in files(inputs)? {
-        let prefix = range_prefix(&path);
-        let f = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-        for (i, line) in BufReader::new(f).lines().enumerate() {
-            let line = line.with_context(|| format!("{}:{}: not text", path.display(), i + 1))?;
-            match parse_line(&line, kind, prefix.as_deref()) {
-                Ok(Some((hash, count))) => {
-                    let (bucket, key) = split(&hash);
-                    let rest = if width == FULL_RECORD {
-                        rest_of(&hash)
-                    } else {
-                        [0; 10]
-                    };
-                    all.push((packed(bucket, key, count_byte(count)), rest));
-                }
-                Ok(None) => {}
-                Err(e) => bail!(
-                    "{}:{}: {e} (a {} line is {}HASH:COUNT); the store is unchanged",
-                    path.display(),
-                    i + 1,
-                    kind.as_str(),
-                    if prefix.is_some() { "range-file " } else { "" }
-                ),
-            }
-        }
-    }
-    all.sort_unstable_by_key(|(p, rest)| (*p >> 8, *rest, *p as u8));
-    // One record per hash, the largest count kept (sorted, so the last of each run).
-    let mut records: Vec<Pending> = Vec::with_capacity(all.len());
-    for r in all {
-        match records.last_mut() {
-            Some(last) if last.0 >> 8 == r.0 >> 8 && last.1 == r.1 => *last = r,
-            _ => records.push(r),
-        }
+        let mut h = [0u8; HEADER];
+        s.file.read_exact_at(&mut h, 0)?;
+        before = parse_header(&h, s.file.metadata()?.len())
+            .map(|h| h.count)
+            .unwrap_or(0);
     }
     let tmp = store.with_extension(format!("tmp.{}", std::process::id()));
-    let result = write_store(&tmp, kind, width, &records);
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
+    let result = import_into(inputs, store, &tmp, kind, width, before > 0);
+    let hashes = match result {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
     std::fs::rename(&tmp, store).with_context(|| format!("cannot replace {}", store.display()))?;
     let size = std::fs::metadata(store)?.len();
     println!(
         "{}",
         serde_json::json!({
             "store": store.display().to_string(), "kind": kind.as_str(),
-            "hashes": records.len(), "added": records.len() as u64 - before.min(records.len() as u64),
-            "bytes": size, "bytes_per_hash": size as f64 / (records.len().max(1)) as f64,
+            "hashes": hashes, "added": hashes.saturating_sub(before),
+            "bytes": size, "bytes_per_hash": size as f64 / (hashes.max(1)) as f64,
             "seconds": started.elapsed().as_secs_f64(),
         })
     );
     Ok(0)
 }
 
-fn write_store(
-    path: &Path,
+/// Writes the new store to `tmp`: streamed, merged with the old one, when the input is sorted
+/// (Pwned Passwords' files are, so memory stays flat whatever their size); sorted in memory
+/// (32 bytes a hash) when it is not.
+fn import_into(
+    inputs: &[PathBuf],
+    store: &Path,
+    tmp: &Path,
     kind: HashKind,
     width: usize,
-    records: &[Pending],
-) -> anyhow::Result<()> {
-    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-    w.write_all(&breach::header(kind, records.len() as u64, width))?;
-    // The index: the first record of every bucket, then the total.
-    let mut at = 0usize;
-    for b in 0..BUCKETS {
-        w.write_all(&(at as u64).to_le_bytes())?;
-        while at < records.len() && (records[at].0 >> 72) as usize == b {
-            at += 1;
-        }
-    }
-    w.write_all(&(records.len() as u64).to_le_bytes())?;
-    for (p, rest) in records {
-        let key = (*p >> 8) as u64;
-        if width == FULL_RECORD {
-            let mut r = [0u8; FULL_RECORD];
-            r[..8].copy_from_slice(&key.to_be_bytes());
-            r[8..18].copy_from_slice(rest);
-            r[18] = *p as u8;
-            w.write_all(&r)?;
+    merge: bool,
+) -> anyhow::Result<u64> {
+    {
+        let mut old = if merge {
+            Some(store_records(store, width)?.peekable())
         } else {
-            w.write_all(&breach::record(key, *p as u8))?;
+            None
+        };
+        let mut w = StoreWriter::create(tmp, kind, width)?;
+        let mut last: Option<(u128, [u8; 10])> = None;
+        let sorted = input_records(inputs, kind, width, |r| {
+            if last.is_some_and(|l| order(&r) < l) {
+                return Ok(false);
+            }
+            last = Some(order(&r));
+            if let Some(old) = &mut old {
+                while let Some(o) = old.next_if(|o| order(o) <= order(&r)) {
+                    w.push(o)?;
+                }
+            }
+            w.push(r)?;
+            Ok(true)
+        })?;
+        if sorted {
+            if let Some(old) = old {
+                for o in old {
+                    w.push(o)?;
+                }
+            }
+            return w.finish();
         }
     }
-    let f = w
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    f.sync_all()?;
-    Ok(())
+    // Unsorted input: everything in memory, sorted, written.
+    let mut all: Vec<Pending> = Vec::new();
+    if merge {
+        all.extend(store_records(store, width)?);
+    }
+    input_records(inputs, kind, width, |r| {
+        all.push(r);
+        Ok(true)
+    })?;
+    all.sort_unstable_by_key(|r| (order(r), r.0 as u8));
+    let mut w = StoreWriter::create(tmp, kind, width)?;
+    for r in all {
+        w.push(r)?;
+    }
+    w.finish()
 }
+

@@ -414,3 +414,55 @@ fn the_range_api_answers_from_a_full_store_under_curl() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn sorted_shuffled_and_incremental_imports_make_the_same_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 3,000 lines with repeats (the larger count wins), sorted and shuffled.
+    let mut lines: Vec<String> = (0..3_000u64)
+        .map(|i| {
+            let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_500;
+            format!("{:016X}{:024X}:{}", h.wrapping_mul(0x2545_F491_4F6C_DD1D), h, i + 1)
+        })
+        .collect();
+    lines.sort();
+    std::fs::write(d.join("sorted.txt"), lines.join("\r\n")).unwrap();
+    let mut shuffled = lines.clone();
+    shuffled.reverse();
+    shuffled.swap(0, 1_000);
+    std::fs::write(d.join("shuffled.txt"), shuffled.join("\n")).unwrap();
+    std::fs::write(d.join("first.txt"), lines[..1_700].join("\n")).unwrap();
+    std::fs::write(d.join("second.txt"), lines[1_700..].join("\n")).unwrap();
+    let import = |files: &[&str], store: &str| {
+        let mut a = vec!["breach", "import", "--store"];
+        let store = d.join(store);
+        a.push(s(&store));
+        let paths: Vec<_> = files.iter().map(|f| d.join(f)).collect();
+        a.extend(paths.iter().map(|p| s(p)));
+        let o = run(&a, b"");
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        std::fs::read(store).unwrap()
+    };
+    let sorted = import(&["sorted.txt"], "a.store");
+    assert_eq!(import(&["shuffled.txt"], "b.store"), sorted);
+    import(&["second.txt"], "c.store");
+    assert_eq!(import(&["first.txt"], "c.store"), sorted);
+    for full in [false, true] {
+        let extra: &[&str] = if full { &["--full"] } else { &[] };
+        let mut one = vec!["breach", "import", "--store"];
+        let (x, y) = (d.join(format!("x{full}")), d.join(format!("y{full}")));
+        one.push(s(&x));
+        one.extend_from_slice(extra);
+        let sorted_path = d.join("sorted.txt");
+        one.push(s(&sorted_path));
+        assert_eq!(run(&one, b"").status.code(), Some(0));
+        let mut two = vec!["breach", "import", "--store"];
+        two.push(s(&y));
+        two.extend_from_slice(extra);
+        let shuffled_path = d.join("shuffled.txt");
+        two.push(s(&shuffled_path));
+        assert_eq!(run(&two, b"").status.code(), Some(0));
+        assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
+    }
+}
