@@ -392,7 +392,11 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind, width: usize) -> any
                 "{} is a {} store; import {}",
                 store.display(),
                 if full { "full" } else { "compact" },
-                if full { "with --full" } else { "without --full" }
+                if full {
+                    "with --full"
+                } else {
+                    "without --full"
+                }
             );
         }
         let mut h = [0u8; HEADER];
@@ -481,4 +485,3 @@ fn import_into(
     }
     w.finish()
 }
-

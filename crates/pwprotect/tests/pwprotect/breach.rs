@@ -423,7 +423,12 @@ fn sorted_shuffled_and_incremental_imports_make_the_same_store() {
     let mut lines: Vec<String> = (0..3_000u64)
         .map(|i| {
             let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_500;
-            format!("{:016X}{:024X}:{}", h.wrapping_mul(0x2545_F491_4F6C_DD1D), h, i + 1)
+            format!(
+                "{:016X}{:024X}:{}",
+                h.wrapping_mul(0x2545_F491_4F6C_DD1D),
+                h,
+                i + 1
+            )
         })
         .collect();
     lines.sort();
