@@ -333,7 +333,6 @@ pub enum ResolverError {
 #[derive(Clone)]
 pub struct Resolver {
     generations: Arc<Generations>,
-    anchors: Arc<TrustAnchors>,
     upstream: String,
     timeout: Duration,
 }
@@ -417,11 +416,10 @@ impl Resolver {
                 lookups: std::sync::atomic::AtomicU64::new(0),
                 servers,
                 config: config.clone(),
-                anchors: anchors.clone(),
+                anchors,
                 renew_after: std::sync::atomic::AtomicU64::new(RENEW_AFTER),
                 renewals: std::sync::atomic::AtomicU64::new(0),
             }),
-            anchors,
             upstream,
             timeout: config.timeout,
         })
@@ -449,8 +447,9 @@ impl Resolver {
 
     /// The key tags of the trust anchors in use.
     pub fn anchor_key_tags(&self) -> Vec<u16> {
-        (0..self.anchors.len())
-            .filter_map(|i| self.anchors.get(i))
+        let anchors = &self.generations.anchors;
+        (0..anchors.len())
+            .filter_map(|i| anchors.get(i))
             .filter_map(|k| {
                 hickory_proto::dnssec::rdata::DNSKEY::new(true, true, false, k.clone())
                     .calculate_key_tag()

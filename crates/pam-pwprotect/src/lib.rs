@@ -143,6 +143,9 @@ fn load(m: &ModuleArgs) -> Result<(Policy, Mode), Load> {
         Some(f) => terms(f).map_err(Load::Error)?,
         None => Vec::new(),
     };
+    // The custom list's limits, as `pwprotect policy build` checks them.
+    signed::check_custom(&custom)
+        .map_err(|e| Load::Error(format!("{}: {e}", m.custom.as_deref().unwrap_or_default())))?;
     if global.is_empty() && custom.is_empty() {
         return Err(Load::Error(
             "no policy configured: give policy_file and public_key, or banned or custom".to_owned(),
@@ -177,20 +180,15 @@ pub fn decide(args: &[String], user: &str, password: &[u8]) -> Decision {
                     ..Identity::default()
                 };
                 let v = evaluate(&policy, pw, &identity);
-                let (outcome, event) = signed::event(&v, mode);
-                let accept = v.accepted || mode == Mode::Audit;
+                let (accept, mut line) = signed::decision(&v, mode, Some(user));
+                line["agent"] = "pam".into();
                 Decision {
                     accept,
                     message: (!accept).then(|| {
                         "The password contains a banned word or the account name; choose another."
                             .to_owned()
                     }),
-                    line: serde_json::json!({
-                        "outcome": outcome, "event": event, "account": user,
-                        "verdict": if accept { "accept" } else { "reject" },
-                        "score": v.score, "reason": v.reason.map(|r| r.as_str()),
-                        "terms": v.terms, "mode": mode, "agent": "pam",
-                    }),
+                    line,
                 }
             }
             Err(_) => return error(&m, user, "the password is not UTF-8"),
@@ -369,6 +367,22 @@ mod tests {
         assert!(!d.accept, "no policy configured, failing closed");
         assert_eq!(d.line["event"], 10012);
         assert!(d.message.is_some());
+    }
+
+    #[test]
+    fn the_custom_list_keeps_its_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let custom = dir.path().join("custom.txt");
+        std::fs::write(&custom, "contoso\nabc\n").unwrap();
+        let d = decide(
+            &args(&[&format!("custom={}", custom.display()), "on_error=closed"]),
+            "jdoe",
+            b"Whatever-99",
+        );
+        assert!(!d.accept);
+        assert_eq!(d.line["outcome"], "error");
+        let why = d.line["error"].as_str().unwrap();
+        assert!(why.contains("custom term 2 has 3 characters"), "{why}");
     }
 
     #[test]

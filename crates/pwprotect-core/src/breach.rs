@@ -214,14 +214,21 @@ pub fn record(key: u64, count: u8) -> [u8; RECORD] {
     r
 }
 
-/// A full record: the key, the hash from its 11th byte on (padded to 10 bytes), the count
-/// byte.
-pub fn full_record(hash: &[u8], count: u8) -> [u8; FULL_RECORD] {
-    let mut r = [0u8; FULL_RECORD];
-    r[..8].copy_from_slice(&split(hash).1.to_be_bytes());
+/// The hash from its 11th byte on, padded to 10 bytes: what a full record keeps beyond the
+/// bucket and key.
+pub fn hash_rest(hash: &[u8]) -> [u8; 10] {
+    let mut r = [0u8; 10];
     let rest = hash.get(10..).unwrap_or_default();
     let n = rest.len().min(10);
-    r[8..8 + n].copy_from_slice(&rest[..n]);
+    r[..n].copy_from_slice(&rest[..n]);
+    r
+}
+
+/// A full record: the key, the rest of the hash ([`hash_rest`]), the count byte.
+pub fn full_record(key: u64, rest: &[u8; 10], count: u8) -> [u8; FULL_RECORD] {
+    let mut r = [0u8; FULL_RECORD];
+    r[..8].copy_from_slice(&key.to_be_bytes());
+    r[8..18].copy_from_slice(rest);
     r[18] = count;
     r
 }
@@ -363,7 +370,7 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let r = full_record(&sha1, count_byte(10_434_004));
+        let r = full_record(split(&sha1).1, &hash_rest(&sha1), count_byte(10_434_004));
         assert_eq!(find(&r, FULL_RECORD, split(&sha1).1), Some(24));
         assert_eq!(
             range_line(HashKind::Sha1, 0x5baa6, &r).unwrap(),
@@ -372,7 +379,7 @@ mod tests {
         let (nt, _) = parse_line("8846F7EAEE8FB117AD06BDD830B7586C:5", HashKind::Ntlm, None)
             .unwrap()
             .unwrap();
-        let r = full_record(&nt, count_byte(5));
+        let r = full_record(split(&nt).1, &hash_rest(&nt), count_byte(5));
         assert_eq!(
             range_line(HashKind::Ntlm, 0x8846f, &r).unwrap(),
             "7EAEE8FB117AD06BDD830B7586C:4"

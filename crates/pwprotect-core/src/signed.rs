@@ -78,24 +78,30 @@ pub struct PolicyDocument {
     pub custom: Vec<String>,
 }
 
+/// Checks a custom list's limits (Microsoft's): at most [`CUSTOM_MAX_TERMS`] terms of
+/// [`CUSTOM_TERM_CHARS`] characters.
+pub fn check_custom<S: AsRef<str>>(custom: &[S]) -> Result<(), SignedError> {
+    if custom.len() > CUSTOM_MAX_TERMS {
+        return Err(SignedError::CustomTooLong(custom.len()));
+    }
+    match custom
+        .iter()
+        .map(|t| t.as_ref().chars().count())
+        .enumerate()
+        .find(|(_, n)| !CUSTOM_TERM_CHARS.contains(n))
+    {
+        Some((i, n)) => Err(SignedError::CustomTerm {
+            index: i + 1,
+            chars: n,
+        }),
+        None => Ok(()),
+    }
+}
+
 impl PolicyDocument {
     /// Checks the limits a policy must keep (the custom list's, a threshold of at least 1).
     pub fn check(&self) -> Result<(), SignedError> {
-        if self.custom.len() > CUSTOM_MAX_TERMS {
-            return Err(SignedError::CustomTooLong(self.custom.len()));
-        }
-        if let Some((i, n)) = self
-            .custom
-            .iter()
-            .map(|t| t.chars().count())
-            .enumerate()
-            .find(|(_, n)| !CUSTOM_TERM_CHARS.contains(n))
-        {
-            return Err(SignedError::CustomTerm {
-                index: i + 1,
-                chars: n,
-            });
-        }
+        check_custom(&self.custom)?;
         if self.threshold == 0 {
             return Err(SignedError::Threshold);
         }
@@ -204,6 +210,25 @@ pub fn event(v: &crate::Verdict, mode: Mode) -> (&'static str, u32) {
         (Some(Reason::Breached), Mode::Enforce) => ("fail-breached", 30040),
         (Some(Reason::Breached), Mode::Audit) => ("audit-pass-breached", 30041),
     }
+}
+
+/// Whether an agent accepts a password with verdict `v` under `mode` (audit accepts all), and
+/// its decision line: outcome class, event number, account, verdict, score, reason, terms and
+/// mode; never the password. Every agent (Samba's script, `/check`, PAM) logs this line.
+pub fn decision(
+    v: &crate::Verdict,
+    mode: Mode,
+    account: Option<&str>,
+) -> (bool, serde_json::Value) {
+    let (outcome, event) = event(v, mode);
+    let accept = v.accepted || mode == Mode::Audit;
+    let line = serde_json::json!({
+        "outcome": outcome, "event": event, "account": account,
+        "verdict": if accept { "accept" } else { "reject" },
+        "score": v.score, "reason": v.reason.map(crate::Reason::as_str), "terms": v.terms,
+        "mode": mode,
+    });
+    (accept, line)
 }
 
 /// A key's id: the first 8 bytes of the SHA-256 of the public key, in hex.

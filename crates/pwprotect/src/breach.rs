@@ -207,14 +207,6 @@ fn packed(bucket: usize, key: u64, count: u8) -> u128 {
     ((bucket as u128) << 72) | (u128::from(key) << 8) | u128::from(count)
 }
 
-fn rest_of(hash: &[u8]) -> [u8; 10] {
-    let mut r = [0u8; 10];
-    let rest = hash.get(10..).unwrap_or_default();
-    let n = rest.len().min(10);
-    r[..n].copy_from_slice(&rest[..n]);
-    r
-}
-
 /// The order of records in a store: bucket and key, then the rest of the hash.
 fn order(r: &Pending) -> (u128, [u8; 10]) {
     (r.0 >> 8, r.1)
@@ -236,7 +228,7 @@ fn input_records(
                 Ok(Some((hash, count))) => {
                     let (bucket, key) = split(&hash);
                     let rest = if width == FULL_RECORD {
-                        rest_of(&hash)
+                        breach::hash_rest(&hash)
                     } else {
                         [0; 10]
                     };
@@ -338,11 +330,8 @@ impl StoreWriter {
         self.counts[(p >> 72) as usize] += 1;
         self.written += 1;
         if self.width == FULL_RECORD {
-            let mut r = [0u8; FULL_RECORD];
-            r[..8].copy_from_slice(&key.to_be_bytes());
-            r[8..18].copy_from_slice(&rest);
-            r[18] = p as u8;
-            self.w.write_all(&r)?;
+            self.w
+                .write_all(&breach::full_record(key, &rest, p as u8))?;
         } else {
             self.w.write_all(&breach::record(key, p as u8))?;
         }

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pwprotect_core::signed::{CUSTOM_MAX_TERMS, CUSTOM_TERM_CHARS, Mode, event};
+use pwprotect_core::signed::{CUSTOM_MAX_TERMS, Mode, SignedError};
 use pwprotect_core::{Identity, Policy, Profile, Verdict, evaluate};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -325,23 +325,20 @@ pub(crate) fn default_global() -> Vec<String> {
 /// A custom list file, its limits checked (at most 1,000 terms of 4 to 16 characters).
 pub(crate) fn read_custom(p: &Path) -> anyhow::Result<Vec<String>> {
     let terms = read_terms(p)?;
-    if terms.len() > CUSTOM_MAX_TERMS {
-        bail!(
-            "{}: {} terms; a custom list holds at most {CUSTOM_MAX_TERMS}",
+    let texts: Vec<&str> = terms.iter().map(|(_, t)| t.as_str()).collect();
+    match pwprotect_core::signed::check_custom(&texts) {
+        Ok(()) => Ok(terms.into_iter().map(|(_, t)| t).collect()),
+        Err(SignedError::CustomTooLong(n)) => bail!(
+            "{}: {n} terms; a custom list holds at most {CUSTOM_MAX_TERMS}",
+            p.display()
+        ),
+        Err(SignedError::CustomTerm { index, chars }) => bail!(
+            "{}:{}: a custom term has 4 to 16 characters, this one {chars}",
             p.display(),
-            terms.len()
-        );
+            terms.get(index - 1).map_or(0, |(line, _)| *line)
+        ),
+        Err(e) => bail!("{}: {e}", p.display()),
     }
-    for (line, t) in &terms {
-        let n = t.chars().count();
-        if !CUSTOM_TERM_CHARS.contains(&n) {
-            bail!(
-                "{}:{line}: a custom term has 4 to 16 characters, this one {n}",
-                p.display()
-            );
-        }
-    }
-    Ok(terms.into_iter().map(|(_, t)| t).collect())
 }
 
 /// The password on standard input, one trailing newline (LF or CRLF) stripped.
@@ -387,12 +384,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
         upn: args.upn.as_deref(),
     };
     let store = open_store(&args.policy)?;
-    let mut v = evaluate(&policy, &password, &identity);
-    if let Some(s) = &store
-        && s.lookup(&password)?.is_some()
-    {
-        v.breached();
-    }
+    let v = verdict(&policy, store.as_ref(), &password, &identity)?;
     let o = out(&v, mode);
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -450,12 +442,7 @@ fn batch(
             upn: req.upn.as_deref(),
         };
         let started = std::time::Instant::now();
-        let mut v = evaluate(policy, &req.password, &identity);
-        if let Some(s) = store
-            && s.lookup(&req.password)?.is_some()
-        {
-            v.breached();
-        }
+        let v = verdict(policy, store, &req.password, &identity)?;
         let elapsed = started.elapsed();
         let o = out(&v, mode);
         rejected |= o.verdict == "reject";
@@ -509,20 +496,26 @@ fn decide(
     password: &str,
     identity: &Identity<'_>,
 ) -> anyhow::Result<(bool, serde_json::Value)> {
+    let v = verdict(policy, store, password, identity)?;
+    Ok(pwprotect_core::signed::decision(&v, mode, identity.account))
+}
+
+/// The policy's verdict, then the breach store's: a password the policy accepts and the store
+/// holds is rejected as `breached`.
+fn verdict(
+    policy: &Policy,
+    store: Option<&breach::Store>,
+    password: &str,
+    identity: &Identity<'_>,
+) -> anyhow::Result<Verdict> {
     let mut v = evaluate(policy, password, identity);
-    if let Some(s) = store
+    if v.accepted
+        && let Some(s) = store
         && s.lookup(password)?.is_some()
     {
         v.breached();
     }
-    let (outcome, event) = event(&v, mode);
-    let o = out(&v, mode);
-    let accepted = o.verdict == "accept";
-    let line = serde_json::json!({
-        "outcome": outcome, "event": event, "account": identity.account, "verdict": o.verdict,
-        "score": v.score, "reason": o.reason, "terms": v.terms, "mode": mode,
-    });
-    Ok((accepted, line))
+    Ok(v)
 }
 
 /// The breached-password store of `--breach-store`, opened and checked.

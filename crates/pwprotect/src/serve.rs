@@ -236,20 +236,17 @@ fn range(req: &Request<Incoming>, args: &ServeArgs, prefix: &str) -> Response<Fu
             "405 Method Not Allowed\n",
         );
     }
-    let Ok(bucket) = usize::from_str_radix(prefix, 16) else {
+    // Five hex digits, as the range API's prefix is (from_str_radix alone would take a sign).
+    let bucket = (prefix.len() == 5 && prefix.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| usize::from_str_radix(prefix, 16).ok())
+        .flatten();
+    let Some(bucket) = bucket else {
         return respond(
             StatusCode::BAD_REQUEST,
             "text/plain",
             "The hash prefix was not in a valid format",
         );
     };
-    if prefix.len() != 5 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return respond(
-            StatusCode::BAD_REQUEST,
-            "text/plain",
-            "The hash prefix was not in a valid format",
-        );
-    }
     let ntlm = req
         .uri()
         .query()

@@ -27,6 +27,13 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `pwprotect breach import --store STORE ARGS...`.
+fn import(store: &Path, args: &[&str]) -> std::process::Output {
+    let mut a = vec!["breach", "import", "--store", s(store)];
+    a.extend_from_slice(args);
+    run(&a, b"")
+}
+
 fn lookup(store: &Path, password: &str) -> i32 {
     run(
         &["breach", "lookup", "--store", s(store)],
@@ -62,16 +69,7 @@ fn pwned_passwords_text_becomes_a_store_of_nine_bytes_a_hash() {
     )
     .unwrap();
     let store = d.join("sha1.store");
-    let o = run(
-        &[
-            "breach",
-            "import",
-            s(&d.join("pwned.txt")),
-            "--store",
-            s(&store),
-        ],
-        b"",
-    );
+    let o = import(&store, &[s(&d.join("pwned.txt"))]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["hashes"], 20_002);
@@ -84,16 +82,7 @@ fn pwned_passwords_text_becomes_a_store_of_nine_bytes_a_hash() {
     assert_eq!(lookup(&store, "ContoS0Bl@nkf9!"), 0);
     assert_eq!(lookup(&store, "correct horse battery staple"), 0);
     // Incremental: the range directory adds one.
-    let o = run(
-        &[
-            "breach",
-            "import",
-            s(&d.join("ranges")),
-            "--store",
-            s(&store),
-        ],
-        b"",
-    );
+    let o = import(&store, &[s(&d.join("ranges"))]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["hashes"], 20_003);
@@ -152,31 +141,12 @@ fn pwned_passwords_text_becomes_a_store_of_nine_bytes_a_hash() {
     // NTLM: the well-known NT hash of `password`.
     std::fs::write(d.join("ntlm.txt"), "8846F7EAEE8FB117AD06BDD830B7586C:5\n").unwrap();
     let ntlm = d.join("ntlm.store");
-    let o = run(
-        &[
-            "breach",
-            "import",
-            "--ntlm",
-            s(&d.join("ntlm.txt")),
-            "--store",
-            s(&ntlm),
-        ],
-        b"",
-    );
+    let o = import(&ntlm, &["--ntlm", s(&d.join("ntlm.txt"))]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(lookup(&ntlm, "password"), 1);
     assert_eq!(lookup(&ntlm, "Password"), 0);
     // Mixing kinds is refused.
-    let o = run(
-        &[
-            "breach",
-            "import",
-            s(&d.join("pwned.txt")),
-            "--store",
-            s(&ntlm),
-        ],
-        b"",
-    );
+    let o = import(&ntlm, &[s(&d.join("pwned.txt"))]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o.stderr).contains("holds ntlm"),
@@ -192,18 +162,7 @@ fn bad_input_leaves_the_store_as_it_was() {
     let store = d.join("s.store");
     std::fs::write(d.join("ok.txt"), format!("{}:1\n", sha1("password"))).unwrap();
     assert_eq!(
-        run(
-            &[
-                "breach",
-                "import",
-                s(&d.join("ok.txt")),
-                "--store",
-                s(&store)
-            ],
-            b""
-        )
-        .status
-        .code(),
+        import(&store, &[s(&d.join("ok.txt"))]).status.code(),
         Some(0)
     );
     let before = std::fs::read(&store).unwrap();
@@ -225,16 +184,26 @@ fn bad_input_leaves_the_store_as_it_was() {
         ),
     ] {
         std::fs::write(d.join(name), content).unwrap();
-        let o = run(
-            &["breach", "import", s(&d.join(name)), "--store", s(&store)],
-            b"",
-        );
+        let o = import(&store, &[s(&d.join(name))]);
         assert_eq!(o.status.code(), Some(2));
         let err = text(&o.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains(says) && err.contains("unchanged"), "{err}");
         assert_eq!(std::fs::read(&store).unwrap(), before);
     }
+    // A damaged index (a bucket ending before it starts): one line naming the bucket.
+    let damaged = d.join("damaged.store");
+    let mut bytes = before.clone();
+    let bucket = 0x5baa6usize; // SHA-1("password") begins 5BAA6
+    bytes[32 + bucket * 8..32 + bucket * 8 + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    std::fs::write(&damaged, bytes).unwrap();
+    let o = run(&["breach", "lookup", "--store", s(&damaged)], b"password\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("damaged index at bucket 5baa6"),
+        "{}",
+        text(&o.stderr)
+    );
     // A truncated store, and a file that is not one: one line each, never a wrong answer.
     let cut = d.join("cut.store");
     std::fs::write(&cut, &before[..before.len() - 4]).unwrap();
@@ -253,18 +222,7 @@ fn lookups_while_the_store_is_replaced_see_the_old_or_the_new() {
     let store = d.join("s.store");
     std::fs::write(d.join("a.txt"), format!("{}:1\n", sha1("password"))).unwrap();
     assert_eq!(
-        run(
-            &[
-                "breach",
-                "import",
-                s(&d.join("a.txt")),
-                "--store",
-                s(&store)
-            ],
-            b""
-        )
-        .status
-        .code(),
+        import(&store, &[s(&d.join("a.txt"))]).status.code(),
         Some(0)
     );
     let writer = {
@@ -272,16 +230,7 @@ fn lookups_while_the_store_is_replaced_see_the_old_or_the_new() {
         std::thread::spawn(move || {
             for i in 0..6u32 {
                 std::fs::write(d.join("b.txt"), format!("{:040X}:1\n", i + 1)).unwrap();
-                let o = run(
-                    &[
-                        "breach",
-                        "import",
-                        s(&d.join("b.txt")),
-                        "--store",
-                        s(&store),
-                    ],
-                    b"",
-                );
+                let o = import(&store, &[s(&d.join("b.txt"))]);
                 assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
             }
         })
@@ -306,12 +255,10 @@ fn the_range_api_answers_from_a_full_store_under_curl() {
     std::fs::write(d.join("ntlm.txt"), "8846F7EAEE8FB117AD06BDD830B7586C:5\n").unwrap();
     let (sha, nt) = (d.join("sha1.store"), d.join("ntlm.store"));
     for (args, store) in [
-        (vec![s(&d.join("pwned.txt"))], &sha),
-        (vec!["--ntlm", s(&d.join("ntlm.txt"))], &nt),
+        (vec!["--full", s(&d.join("pwned.txt"))], &sha),
+        (vec!["--full", "--ntlm", s(&d.join("ntlm.txt"))], &nt),
     ] {
-        let mut a = vec!["breach", "import", "--full", "--store", s(store)];
-        a.extend(args);
-        let o = run(&a, b"");
+        let o = import(store, &args);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     }
     // A full store is 19 bytes a hash, and lookups work on it as on a compact one.
@@ -380,19 +327,12 @@ fn the_range_api_answers_from_a_full_store_under_curl() {
     assert_eq!(get("/range/00000", &[]), ("200".to_owned(), String::new()));
     assert_eq!(get("/range/XYZ12", &[]).0, "400");
     assert_eq!(get("/range/5BAA61", &[]).0, "400");
+    // A sign is not a hex digit, though a radix parse alone would take one.
+    assert_eq!(get("/range/+BAA6", &[]).0, "400");
     drop(server);
     // A compact store cannot answer the range API: refused at start, in one line.
     let compact = d.join("compact.store");
-    run(
-        &[
-            "breach",
-            "import",
-            s(&d.join("pwned.txt")),
-            "--store",
-            s(&compact),
-        ],
-        b"",
-    );
+    import(&compact, &[s(&d.join("pwned.txt"))]);
     let o = run(
         &[
             "serve",
@@ -439,35 +379,20 @@ fn sorted_shuffled_and_incremental_imports_make_the_same_store() {
     std::fs::write(d.join("shuffled.txt"), shuffled.join("\n")).unwrap();
     std::fs::write(d.join("first.txt"), lines[..1_700].join("\n")).unwrap();
     std::fs::write(d.join("second.txt"), lines[1_700..].join("\n")).unwrap();
-    let import = |files: &[&str], store: &str| {
-        let mut a = vec!["breach", "import", "--store"];
-        let store = d.join(store);
-        a.push(s(&store));
-        let paths: Vec<_> = files.iter().map(|f| d.join(f)).collect();
-        a.extend(paths.iter().map(|p| s(p)));
-        let o = run(&a, b"");
+    // Imports `file` (with `extra`) into `store`; the store's bytes.
+    let made = |store: &str, file: &str, extra: &[&str]| {
+        let (store, file) = (d.join(store), d.join(file));
+        let mut args = extra.to_vec();
+        args.push(s(&file));
+        let o = import(&store, &args);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         std::fs::read(store).unwrap()
     };
-    let sorted = import(&["sorted.txt"], "a.store");
-    assert_eq!(import(&["shuffled.txt"], "b.store"), sorted);
-    import(&["second.txt"], "c.store");
-    assert_eq!(import(&["first.txt"], "c.store"), sorted);
-    for full in [false, true] {
-        let extra: &[&str] = if full { &["--full"] } else { &[] };
-        let mut one = vec!["breach", "import", "--store"];
-        let (x, y) = (d.join(format!("x{full}")), d.join(format!("y{full}")));
-        one.push(s(&x));
-        one.extend_from_slice(extra);
-        let sorted_path = d.join("sorted.txt");
-        one.push(s(&sorted_path));
-        assert_eq!(run(&one, b"").status.code(), Some(0));
-        let mut two = vec!["breach", "import", "--store"];
-        two.push(s(&y));
-        two.extend_from_slice(extra);
-        let shuffled_path = d.join("shuffled.txt");
-        two.push(s(&shuffled_path));
-        assert_eq!(run(&two, b"").status.code(), Some(0));
-        assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
-    }
+    let sorted = made("a.store", "sorted.txt", &[]);
+    assert_eq!(made("b.store", "shuffled.txt", &[]), sorted);
+    made("c.store", "second.txt", &[]);
+    assert_eq!(made("c.store", "first.txt", &[]), sorted);
+    let full = made("x.store", "sorted.txt", &["--full"]);
+    assert_ne!(full, sorted);
+    assert_eq!(made("y.store", "shuffled.txt", &["--full"]), full);
 }
