@@ -4,12 +4,10 @@
 //! root key as its only trust anchor; `dig` reads its verdict (AD bit, or SERVFAIL with an
 //! extended DNS error). mailsec-dns queries the lab server directly and validates in process.
 
-use std::time::Duration;
-
 use mailsec_dns::{LookupError, RecordType, Response, Security};
 use mailsec_lab::scenario::SCENARIOS;
 
-use crate::{start, tool};
+use crate::{Unbound, start};
 
 fn mailsec_verdict<T>(r: &Result<Response<T>, LookupError>) -> String {
     // Indeterminate has a line of its own: Unbound never reports it, so it shows up as a
@@ -34,35 +32,12 @@ fn mailsec_verdict<T>(r: &Result<Response<T>, LookupError>) -> String {
 #[tokio::test]
 async fn mailsec_and_unbound_agree_on_every_scenario() {
     let lab = start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    };
-    let conf = dir.path().join("unbound.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "server:\n  interface: 127.0.0.1@{port}\n  access-control: 127.0.0.0/8 allow\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{dir}\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"{dir}/unbound.log\"\n  ede: yes\n  val-log-level: 2\n  do-not-query-localhost: no\n  module-config: \"validator iterator\"\n  trust-anchor-file: \"{anchor}\"\n  local-zone: \"test.\" nodefault\n  qname-minimisation: no\n  do-ip6: no\n  infra-host-ttl: 1\n  infra-cache-max-rtt: 1000\n  serve-expired: no\nforward-zone:\n  name: \".\"\n  forward-addr: {dns}\nremote-control:\n  control-enable: no\n",
-            dir = dir.path().display(),
-            anchor = lab.files.trust_anchor.display(),
-            dns = lab.lab.dns_addr().to_string().replace(':', "@"),
-        ),
+    let unbound = Unbound::start(
+        &lab.files,
+        lab.lab.dns_addr(),
+        "  val-log-level: 2\n  infra-host-ttl: 1\n  infra-cache-max-rtt: 1000\n  serve-expired: no\n",
     )
-    .unwrap();
-    let check = tool("unbound-checkconf", &[conf.display().to_string()], b"").await;
-    assert!(
-        check.status.success(),
-        "unbound-checkconf: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let mut unbound = std::process::Command::new("unbound")
-        .args(["-d", "-c", conf.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cannot run unbound: scripts/test installs it");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    .await;
 
     let mut queries = Vec::new();
     for s in SCENARIOS {
@@ -93,26 +68,8 @@ async fn mailsec_and_unbound_agree_on_every_scenario() {
     for (name, rtype) in &queries {
         // A name the lab never answers: give Unbound time to give up and answer SERVFAIL
         // itself, so that dig reads a reply, not its own timeout.
-        let time = if times_out(name) {
-            "+time=30"
-        } else {
-            "+time=5"
-        };
-        let dig = tool(
-            "dig",
-            &[
-                "@127.0.0.1".to_owned(),
-                "-p".into(),
-                port.to_string(),
-                "+dnssec".into(),
-                time.into(),
-                "+tries=1".into(),
-                name.clone(),
-                rtype.to_string(),
-            ],
-            b"",
-        )
-        .await;
+        let time = if times_out(name) { 30 } else { 5 };
+        let dig = unbound.dig(name, &rtype.to_string(), time).await;
         let ours = mailsec_verdict(&lab.resolver.lookup(name, *rtype).await);
         match mailsec_lab::oracle::dig_verdict(&String::from_utf8_lossy(&dig.stdout)) {
             Ok(theirs) if theirs == ours => {}
@@ -125,10 +82,9 @@ async fn mailsec_and_unbound_agree_on_every_scenario() {
         }
         compared += 1;
     }
-    let alive = unbound.try_wait().unwrap().is_none();
-    let _ = unbound.kill();
-    let _ = unbound.wait();
-    assert!(alive, "Unbound exited during the comparison");
+    if let Err(log) = unbound.stop() {
+        panic!("Unbound exited during the comparison; its log:\n{log}");
+    }
     // Every query of the table: per scenario its MX, a missing name, the two TXT names, and
     // the address, TLSA and A-at-the-TLSA-name of each MX host.
     let expected: usize = SCENARIOS.iter().map(|s| 4 + 3 * s.mx.len()).sum();
