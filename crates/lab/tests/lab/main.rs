@@ -109,7 +109,7 @@ impl Unbound {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("cannot run unbound: scripts/test installs it");
-            let mut unbound = Unbound { child, port, dir };
+            let mut unbound = Self { child, port, dir };
             // Ready when it answers a query for the root (which the lab serves, signed).
             for _ in 0..50 {
                 if !unbound.alive() {
