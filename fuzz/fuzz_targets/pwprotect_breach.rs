@@ -1,4 +1,5 @@
-//! pwprotect's breach data as downloaded: Pwned Passwords lines, store headers and buckets.
+//! pwprotect's breach data as downloaded: Pwned Passwords lines, store headers and buckets,
+//! filter headers and shard entries (an accepted entry is then looked up).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,4 +19,15 @@ fuzz_target!(|data: &[u8]| {
     let _ = find(data, FULL_RECORD, key);
     let _ = range_line(HashKind::Sha1, 0, data);
     let _ = range_line(HashKind::Ntlm, 0, data);
+    let _ = pwprotect_core::fuse::Header::parse(data);
+    if let Ok((d, n)) = pwprotect_core::fuse::parse_shard(0, data)
+        && n > 0
+        && n <= 1 << 20
+    {
+        let shard = xorf::BinaryFuse16 {
+            descriptor: d,
+            fingerprints: vec![0u16; n as usize].into_boxed_slice(),
+        };
+        let _ = pwprotect_core::fuse::may_contain(Some(&shard), key);
+    }
 });

@@ -52,10 +52,20 @@ impl HashKind {
         }
     }
 
-    fn code(self) -> u8 {
+    /// The kind's byte in the files' headers.
+    pub fn code(self) -> u8 {
         match self {
             Self::Sha1 => 1,
             Self::Ntlm => 2,
+        }
+    }
+
+    /// The kind of a header byte.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Self::Sha1),
+            2 => Some(Self::Ntlm),
+            _ => None,
         }
     }
 
@@ -182,11 +192,7 @@ pub fn parse_header(h: &[u8], file_len: u64) -> Result<Header, BreachError> {
     if h.len() < HEADER || &h[..8] != MAGIC {
         return Err(BreachError::Magic);
     }
-    let kind = match h[8] {
-        1 => HashKind::Sha1,
-        2 => HashKind::Ntlm,
-        k => return Err(BreachError::Kind(k)),
-    };
+    let kind = HashKind::from_code(h[8]).ok_or(BreachError::Kind(h[8]))?;
     let width = match h[9] as usize {
         w @ (RECORD | FULL_RECORD) => w,
         w => return Err(BreachError::Width(w)),

@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod breach;
+pub mod fuse;
 pub mod signed;
 
 use std::collections::{BTreeSet, HashMap};

@@ -18,6 +18,7 @@ use pwprotect_core::breach::{
     self, BUCKETS, FULL_RECORD, HEADER, HashKind, INDEX, RECORD, count_byte, parse_header,
     parse_line, split,
 };
+use pwprotect_core::fuse;
 
 /// `pwprotect breach`.
 #[derive(Debug, Subcommand)]
@@ -38,6 +39,25 @@ pub(crate) enum BreachCommand {
         /// --range-store` can answer the HIBP range API.
         #[arg(long)]
         full: bool,
+        /// Also build the store's binary fuse filter into this file (as `pwprotect breach
+        /// filter` does).
+        #[arg(long, value_name = "FILE")]
+        filter: Option<PathBuf>,
+    },
+    /// Build a store's binary fuse filter (about 2.25 bytes a hash): held in memory by
+    /// `--breach-filter`, it answers for most passwords that are not breached without reading
+    /// the store. Rebuild it after every import: a filter of an older store is refused.
+    Filter {
+        /// The store.
+        #[arg(long, value_name = "FILE")]
+        store: PathBuf,
+        /// The filter file to write (replaced atomically).
+        #[arg(value_name = "FILE")]
+        out: PathBuf,
+        /// Split it into 2^N shards (0 to 12) instead of shards of about four million hashes
+        /// each: the memory a build needs is one shard's.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=12))]
+        shard_bits: Option<u8>,
     },
     /// Say whether the password on standard input is in the store: exit 1 when it is (with
     /// its count's order of magnitude), 0 when not.
@@ -45,6 +65,17 @@ pub(crate) enum BreachCommand {
         /// The store.
         #[arg(long, value_name = "FILE")]
         store: PathBuf,
+        /// The store's binary fuse filter (`pwprotect breach filter`), loaded into memory.
+        #[arg(long, value_name = "FILE")]
+        filter: Option<PathBuf>,
+        /// Read one password a line and write one JSON line each (`{"breached": bool,
+        /// "count": N|null}`, the count's least value); exit 1 when any is breached.
+        #[arg(long)]
+        batch: bool,
+        /// With `--batch`: each line says how long its lookup took (`"elapsed_ns"`: hashing and
+        /// the search), for measuring.
+        #[arg(long, requires = "batch")]
+        timings: bool,
     },
 }
 
@@ -55,19 +86,42 @@ pub(crate) fn run(cmd: &BreachCommand) -> anyhow::Result<u8> {
             store,
             ntlm,
             full,
-        } => import(
-            inputs,
+            filter,
+        } => {
+            let code = import(
+                inputs,
+                store,
+                if *ntlm {
+                    HashKind::Ntlm
+                } else {
+                    HashKind::Sha1
+                },
+                if *full { FULL_RECORD } else { RECORD },
+            )?;
+            if let Some(out) = filter {
+                build_filter(store, out, None)?;
+            }
+            Ok(code)
+        }
+        BreachCommand::Filter {
             store,
-            if *ntlm {
-                HashKind::Ntlm
-            } else {
-                HashKind::Sha1
-            },
-            if *full { FULL_RECORD } else { RECORD },
-        ),
-        BreachCommand::Lookup { store } => {
+            out,
+            shard_bits,
+        } => {
+            build_filter(store, out, *shard_bits)?;
+            Ok(0)
+        }
+        BreachCommand::Lookup {
+            store,
+            filter,
+            batch,
+            timings,
+        } => {
+            let s = Store::open_with(store, filter.as_deref())?;
+            if *batch {
+                return lookup_batch(&s, *timings);
+            }
             let password = crate::read_password()?;
-            let s = Store::open(store)?;
             match s.lookup(&password)? {
                 Some(floor) => {
                     println!("breached: seen at least {floor} times");
@@ -82,17 +136,61 @@ pub(crate) fn run(cmd: &BreachCommand) -> anyhow::Result<u8> {
     }
 }
 
-/// An open store.
+/// `breach lookup --batch`: one password a line in, one JSON line out.
+fn lookup_batch(store: &Store, timings: bool) -> anyhow::Result<u8> {
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut any = false;
+    for line in stdin.split(b'\n') {
+        let mut line = zeroize::Zeroizing::new(line.context("cannot read standard input")?);
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let Ok(password) = std::str::from_utf8(&line) else {
+            writeln!(stdout, "{}", serde_json::json!({"error": "not UTF-8"}))?;
+            continue;
+        };
+        let started = std::time::Instant::now();
+        let count = store.lookup(password)?;
+        let elapsed = started.elapsed();
+        any |= count.is_some();
+        let mut v = serde_json::json!({"breached": count.is_some(), "count": count});
+        if timings {
+            v["elapsed_ns"] = serde_json::Value::from(elapsed.as_nanos() as u64);
+        }
+        writeln!(stdout, "{v}")?;
+    }
+    Ok(u8::from(any))
+}
+
+/// An open store, with its filter when one was given.
 pub(crate) struct Store {
     file: File,
     path: PathBuf,
     kind: HashKind,
     width: usize,
+    filter: Option<Filter>,
 }
 
 impl Store {
     /// Opens `path` and checks its header against its length.
     pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::open_with(path, None)
+    }
+
+    /// Opens `path`, and loads `filter` into memory when given, refusing a filter that was not
+    /// built from this store as it is now.
+    pub(crate) fn open_with(path: &Path, filter: Option<&Path>) -> anyhow::Result<Self> {
+        let mut s = Self::open_store(path)?;
+        if let Some(f) = filter {
+            let len = s.file.metadata()?.len();
+            let count = (len - (HEADER + INDEX) as u64) / s.width as u64;
+            s.filter = Some(Filter::open(f, s.kind, count, len)?);
+        }
+        Ok(s)
+    }
+
+    fn open_store(path: &Path) -> anyhow::Result<Self> {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let len = file.metadata()?.len();
         let mut h = [0u8; HEADER];
@@ -104,6 +202,7 @@ impl Store {
             path: path.to_owned(),
             kind: h.kind,
             width: h.width,
+            filter: None,
         })
     }
 
@@ -169,9 +268,180 @@ impl Store {
     /// Whether `password` is in the store: the least count its record stands for.
     pub(crate) fn lookup(&self, password: &str) -> anyhow::Result<Option<u64>> {
         let (bucket, key) = split(&self.hash(password));
+        if let Some(f) = &self.filter
+            && !f.may_contain(bucket, key)
+        {
+            return Ok(None);
+        }
         let records = self.bucket(bucket)?;
         Ok(breach::find(&records, self.width, key).map(breach::count_floor))
     }
+}
+
+/// A store's binary fuse filter, in memory (`pwprotect_core::fuse`).
+pub(crate) struct Filter {
+    bits: u8,
+    shards: Vec<Option<xorf::BinaryFuse16>>,
+}
+
+impl Filter {
+    /// Reads a filter file and checks it against the store it is to stand before.
+    fn open(path: &Path, kind: HashKind, store_count: u64, store_len: u64) -> anyhow::Result<Self> {
+        use std::io::Read as _;
+        let what = |e: fuse::FilterError| anyhow::anyhow!("{}: {e}", path.display());
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let len = file.metadata()?.len();
+        let mut r = BufReader::with_capacity(1 << 20, file);
+        let mut h = [0u8; fuse::HEADER];
+        r.read_exact(&mut h)
+            .map_err(|_| what(fuse::FilterError::Magic))?;
+        let header = fuse::Header::parse(&h).map_err(what)?;
+        if header.kind != kind {
+            bail!(
+                "{}: a filter of {} hashes, the store holds {}",
+                path.display(),
+                header.kind.as_str(),
+                kind.as_str()
+            );
+        }
+        header.matches(store_count, store_len).map_err(what)?;
+        let mut table = vec![0u8; header.table_len()];
+        r.read_exact(&mut table).map_err(|_| {
+            what(fuse::FilterError::Size {
+                expected: (fuse::HEADER + header.table_len()) as u64,
+                found: len,
+            })
+        })?;
+        let mut shards = Vec::with_capacity(1 << header.bits);
+        let mut entries = Vec::with_capacity(1 << header.bits);
+        let mut expected = (fuse::HEADER + table.len()) as u64;
+        for (i, e) in table.chunks_exact(fuse::SHARD).enumerate() {
+            let (d, prints) = fuse::parse_shard(i, e).map_err(what)?;
+            expected += 2 * prints;
+            entries.push((d, prints));
+        }
+        if expected != len {
+            return Err(what(fuse::FilterError::Size {
+                expected,
+                found: len,
+            }));
+        }
+        let mut buf = vec![0u8; 1 << 16];
+        for (descriptor, prints) in entries {
+            if prints == 0 {
+                shards.push(None);
+                continue;
+            }
+            let mut fingerprints = Vec::with_capacity(prints as usize);
+            let mut left = prints as usize * 2;
+            while left > 0 {
+                let n = left.min(buf.len());
+                r.read_exact(&mut buf[..n])
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                fingerprints.extend(
+                    buf[..n]
+                        .chunks_exact(2)
+                        .map(|c| u16::from_le_bytes([c[0], c[1]])),
+                );
+                left -= n;
+            }
+            shards.push(Some(xorf::BinaryFuse16 {
+                descriptor,
+                fingerprints: fingerprints.into_boxed_slice(),
+            }));
+        }
+        Ok(Self {
+            bits: header.bits,
+            shards,
+        })
+    }
+
+    fn may_contain(&self, bucket: usize, key: u64) -> bool {
+        let shard = self.shards.get(fuse::shard_of(bucket, self.bits));
+        fuse::may_contain(shard.and_then(Option::as_ref), key)
+    }
+}
+
+/// Builds the filter of `store` into `out`, one shard at a time (the memory of one shard: 8
+/// bytes a key and the construction's tables, about 200 MB at four million keys).
+fn build_filter(store: &Path, out: &Path, bits: Option<u8>) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let s = Store::open(store)?;
+    let store_len = s.file.metadata()?.len();
+    let count = (store_len - (HEADER + INDEX) as u64) / s.width as u64;
+    let header = fuse::Header {
+        kind: s.kind,
+        bits: bits.unwrap_or_else(|| fuse::shard_bits(count)),
+        store_count: count,
+        store_len,
+    };
+    let tmp = out.with_extension(format!("tmp.{}", std::process::id()));
+    let result = (|| -> anyhow::Result<u64> {
+        let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 22, f);
+        w.write_all(&header.to_bytes())?;
+        w.write_all(&vec![0u8; header.table_len()])?;
+        let mut table = Vec::with_capacity(header.table_len());
+        let mut keys: Vec<u64> = Vec::new();
+        let mut shard = 0usize;
+        let mut flush =
+            |keys: &mut Vec<u64>, w: &mut std::io::BufWriter<File>| -> anyhow::Result<()> {
+                let f = fuse::build(keys).map_err(|e| {
+                    anyhow::anyhow!("{}: cannot build the filter: {e}", store.display())
+                })?;
+                keys.clear();
+                match f {
+                    Some(f) => {
+                        table.extend_from_slice(&fuse::shard_entry(
+                            &f.descriptor,
+                            f.fingerprints.len() as u64,
+                        ));
+                        for p in f.fingerprints.iter() {
+                            w.write_all(&p.to_le_bytes())?;
+                        }
+                    }
+                    None => table.extend_from_slice(&[0u8; fuse::SHARD]),
+                }
+                Ok(())
+            };
+        for (packed, _) in store_records(store, s.width)? {
+            let (bucket, key) = ((packed >> 72) as usize, (packed >> 8) as u64);
+            let this = fuse::shard_of(bucket, header.bits);
+            while shard < this {
+                flush(&mut keys, &mut w)?;
+                shard += 1;
+            }
+            keys.push(key);
+        }
+        while shard < 1 << header.bits {
+            flush(&mut keys, &mut w)?;
+            shard += 1;
+        }
+        let f = w
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("writing the filter: {e}"))?;
+        f.write_all_at(&table, fuse::HEADER as u64)?;
+        f.sync_all()?;
+        Ok(f.metadata()?.len())
+    })();
+    let bytes = match result {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot replace {}", out.display()))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "filter": out.display().to_string(), "store": store.display().to_string(),
+            "hashes": count, "shards": 1u32 << header.bits, "bytes": bytes,
+            "bytes_per_hash": bytes as f64 / count.max(1) as f64,
+            "seconds": started.elapsed().as_secs_f64(),
+        })
+    );
+    Ok(())
 }
 
 /// The prefix of a range file: its name (without extension) when that is 5 hex digits.

@@ -97,11 +97,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         let checker = Arc::new(Checker {
             args: args.clone(),
             loaded: Mutex::new(None),
+            store: Mutex::new(None),
         });
-        // Load now, so that a bad list fails at start, not at the first password.
+        // Load now, so that a bad list, store or filter fails at start, not at the first
+        // password.
         if let Err(LoadError::Other(e)) = checker.current() {
             return Err(e);
         }
+        checker.store()?;
         tasks.spawn(check_loop(listener, checker));
     }
     println!("pwprotect serve: listening on {}", bound.join(", "));
@@ -301,9 +304,49 @@ struct Checker {
     args: Arc<ServeArgs>,
     /// The signed file's modification time when loaded, and what loading gave.
     loaded: Mutex<Option<(Option<SystemTime>, Loaded)>>,
+    /// The breach store and filter files' identities when opened, and the open store: opened
+    /// once, not for every request (a filter is loaded into memory), and again when an import
+    /// replaces either file.
+    store: Mutex<Option<OpenStore>>,
+}
+
+/// The stamps of the store and filter files, and the store opened from them.
+type OpenStore = (Vec<Option<FileStamp>>, Arc<crate::breach::Store>);
+
+/// What tells a replaced file from the one opened: device, inode, length, modification time.
+type FileStamp = (u64, u64, u64, Option<SystemTime>);
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino(), m.len(), m.modified().ok()))
 }
 
 impl Checker {
+    /// The breach store of `--breach-store` (with its filter), if any.
+    fn store(&self) -> anyhow::Result<Option<Arc<crate::breach::Store>>> {
+        let policy = &self.args.policy;
+        let Some(path) = policy.breach_store.as_deref() else {
+            return Ok(None);
+        };
+        let stamps: Vec<_> = std::iter::once(path)
+            .chain(policy.breach_filter.as_deref())
+            .map(stamp)
+            .collect();
+        let mut open = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, s)) = open.as_ref()
+            && *at == stamps
+        {
+            return Ok(Some(s.clone()));
+        }
+        let s = Arc::new(crate::breach::Store::open_with(
+            path,
+            policy.breach_filter.as_deref(),
+        )?);
+        *open = Some((stamps, s.clone()));
+        Ok(Some(s))
+    }
+
     fn current(&self) -> Result<Loaded, LoadError> {
         let stamp = self
             .args
@@ -416,14 +459,14 @@ async fn check(req: Request<Incoming>, checker: &Checker) -> Response<Full<Bytes
         full_name: request.full_name.as_deref(),
         upn: request.upn.as_deref(),
     };
-    let store = match crate::open_store(&checker.args.policy) {
+    let store = match checker.store() {
         Ok(s) => s,
         Err(e) => return internal_error(log, &e),
     };
     match crate::decide(
         &policy.0,
         mode,
-        store.as_ref(),
+        store.as_deref(),
         &request.password,
         &identity,
     ) {

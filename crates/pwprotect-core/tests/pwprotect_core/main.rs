@@ -219,4 +219,39 @@ proptest! {
         let floor = breach::count_floor(breach::count_byte(count));
         prop_assert!(floor <= count && (count == 0 || floor > count / 2));
     }
+
+    /// A filter file comes from the disk: any header or shard entry is refused or accepted
+    /// without a panic, and an accepted entry never makes a lookup index outside its
+    /// fingerprints, whatever the key.
+    #[test]
+    fn filter_entries_never_index_outside(
+        bytes in proptest::collection::vec(any::<u8>(), 0..64),
+        seed in any::<u64>(),
+        seg_bits in 0u32..12,
+        segments in 0u32..6,
+        delta in -2i64..3,
+        mask_flip in 0u32..3,
+        keys in proptest::collection::vec(any::<u64>(), 1..50),
+    ) {
+        use pwprotect_core::fuse;
+        let _ = fuse::Header::parse(&bytes);
+        let _ = fuse::parse_shard(0, &bytes);
+        let seg = 1u32 << seg_bits;
+        let d = xorf::Descriptor {
+            seed,
+            segment_length: seg,
+            segment_length_mask: (seg - 1) ^ (mask_flip << seg_bits),
+            segment_count_length: seg * segments,
+        };
+        let prints = (i64::from(seg * segments) + 2 * i64::from(seg) + delta).max(0) as u64;
+        if let Ok((d, n)) = fuse::parse_shard(0, &fuse::shard_entry(&d, prints)) {
+            let shard = (n > 0).then(|| xorf::BinaryFuse16 {
+                descriptor: d,
+                fingerprints: vec![0u16; n as usize].into_boxed_slice(),
+            });
+            for k in keys {
+                let _ = fuse::may_contain(shard.as_ref(), k);
+            }
+        }
+    }
 }

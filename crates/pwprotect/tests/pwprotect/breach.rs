@@ -396,3 +396,178 @@ fn sorted_shuffled_and_incremental_imports_make_the_same_store() {
     assert_ne!(full, sorted);
     assert_eq!(made("y.store", "shuffled.txt", &["--full"]), full);
 }
+
+/// `breach lookup --batch` over `passwords` (one a line): its output lines.
+fn lookup_batch(store: &Path, filter: Option<&Path>, passwords: &str) -> (i32, Vec<Value>) {
+    let mut a = vec!["breach", "lookup", "--batch", "--store", s(store)];
+    if let Some(f) = filter {
+        a.extend(["--filter", s(f)]);
+    }
+    let o = run(&a, passwords.as_bytes());
+    assert!(o.status.code() != Some(2), "{}", text(&o.stderr));
+    let lines = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (o.status.code().unwrap(), lines)
+}
+
+#[test]
+fn a_filter_answers_as_the_store_does_and_a_stale_or_damaged_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 3,000 passwords hashed by one sha1sum run, and 20,000 filler hashes.
+    std::fs::create_dir(d.join("pw")).unwrap();
+    for i in 0..3_000 {
+        std::fs::write(d.join("pw").join(format!("{i}")), format!("breached-{i}")).unwrap();
+    }
+    let o = Command::new("sh")
+        .current_dir(d.join("pw"))
+        .args(["-c", "sha1sum *"])
+        .output()
+        .unwrap();
+    let mut body = String::new();
+    for line in text(&o.stdout).lines() {
+        let hash = line.split_whitespace().next().unwrap().to_ascii_uppercase();
+        body.push_str(&format!("{hash}:2\n"));
+    }
+    for i in 0..20_000u64 {
+        body.push_str(&format!(
+            "{:016X}{:024X}:1\n",
+            i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            i
+        ));
+    }
+    std::fs::write(d.join("pwned.txt"), body).unwrap();
+    let (store, filter) = (d.join("s.store"), d.join("s.fuse"));
+    let o = import(&store, &["--filter", s(&filter), s(&d.join("pwned.txt"))]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let report: Value = serde_json::from_str(text(&o.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(report["hashes"], 23_000);
+    // 16-bit fingerprints, a little over 1.125 a hash.
+    let per_hash = report["bytes_per_hash"].as_f64().unwrap();
+    assert!((2.2..2.7).contains(&per_hash), "{per_hash}");
+
+    let mut passwords = String::new();
+    for i in 0..3_000 {
+        passwords.push_str(&format!("breached-{i}\nnot-breached-{i}\n"));
+    }
+    let (code, plain) = lookup_batch(&store, None, &passwords);
+    assert_eq!(code, 1);
+    assert_eq!(plain.len(), 6_000);
+    let breached = |v: &[Value]| v.iter().filter(|l| l["breached"] == true).count();
+    assert_eq!(breached(&plain), 3_000);
+    assert!(plain.iter().step_by(2).all(|l| l["count"] == 2));
+    let (_, filtered) = lookup_batch(&store, Some(&filter), &passwords);
+    assert_eq!(filtered, plain);
+    // Sixteen shards (as a store of 64 million hashes would have) answer the same.
+    let o = run(
+        &[
+            "breach",
+            "filter",
+            "--store",
+            s(&store),
+            "--shard-bits",
+            "4",
+            s(&filter),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let (_, sharded) = lookup_batch(&store, Some(&filter), &passwords);
+    assert_eq!(sharded, plain);
+    // The agents take it too.
+    let o = run(
+        &[
+            "check",
+            "--breach-store",
+            s(&store),
+            "--breach-filter",
+            s(&filter),
+            "--json",
+        ],
+        b"breached-17\n",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()["reason"],
+        "breached"
+    );
+
+    // Damaged: a filter two bytes short, or with a shard's parameters changed.
+    let good = std::fs::read(&filter).unwrap();
+    let bad = d.join("bad.fuse");
+    std::fs::write(&bad, &good[..good.len() - 2]).unwrap();
+    let o = run(
+        &[
+            "breach",
+            "lookup",
+            "--store",
+            s(&store),
+            "--filter",
+            s(&bad),
+        ],
+        b"x\n",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("bytes where its shards say"),
+        "{}",
+        text(&o.stderr)
+    );
+    let mut changed = good;
+    changed[32 + 8] ^= 1; // shard 0's segment length
+    std::fs::write(&bad, &changed).unwrap();
+    let o = run(
+        &[
+            "breach",
+            "lookup",
+            "--store",
+            s(&store),
+            "--filter",
+            s(&bad),
+        ],
+        b"x\n",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("shard 0 is damaged"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // Stale: after another import the old filter would miss the new hash; it is refused.
+    let h = sha1("fresh-breach");
+    std::fs::write(d.join("more.txt"), format!("{h}:1\n")).unwrap();
+    let o = import(&store, &[s(&d.join("more.txt"))]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    for args in [
+        vec![
+            "breach",
+            "lookup",
+            "--store",
+            s(&store),
+            "--filter",
+            s(&filter),
+        ],
+        vec![
+            "check",
+            "--breach-store",
+            s(&store),
+            "--breach-filter",
+            s(&filter),
+        ],
+    ] {
+        let o = run(&args, b"fresh-breach\n");
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("rebuild it") && err.lines().count() == 1,
+            "{err}"
+        );
+    }
+    let o = run(&["breach", "filter", "--store", s(&store), s(&filter)], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let (code, _) = lookup_batch(&store, Some(&filter), "fresh-breach\n");
+    assert_eq!(code, 1);
+}
