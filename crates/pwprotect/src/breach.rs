@@ -119,16 +119,18 @@ pub(crate) fn run(cmd: &BreachCommand) -> anyhow::Result<u8> {
         } => {
             let s = Store::open_with(store, filter.as_deref())?;
             if *batch {
-                return lookup_batch(&s, *timings);
+                return lookup_batch(&s.resident_index()?, *timings);
             }
             let password = crate::read_password()?;
             match s.lookup(&password)? {
                 Some(floor) => {
-                    println!("breached: seen at least {floor} times");
+                    crate::write_verdict(
+                        format!("breached: seen at least {floor} times\n").as_bytes(),
+                    )?;
                     Ok(1)
                 }
                 None => {
-                    println!("not in the store");
+                    crate::write_verdict(b"not in the store\n")?;
                     Ok(0)
                 }
             }
@@ -147,7 +149,10 @@ fn lookup_batch(store: &Store, timings: bool) -> anyhow::Result<u8> {
             line.pop();
         }
         let Ok(password) = std::str::from_utf8(&line) else {
-            writeln!(stdout, "{}", serde_json::json!({"error": "not UTF-8"}))?;
+            let line = format!("{}\n", serde_json::json!({"error": "not UTF-8"}));
+            if !crate::write_line(&mut stdout, line.as_bytes())? {
+                break;
+            }
             continue;
         };
         let started = std::time::Instant::now();
@@ -158,7 +163,9 @@ fn lookup_batch(store: &Store, timings: bool) -> anyhow::Result<u8> {
         if timings {
             v["elapsed_ns"] = serde_json::Value::from(elapsed.as_nanos() as u64);
         }
-        writeln!(stdout, "{v}")?;
+        if !crate::write_line(&mut stdout, format!("{v}\n").as_bytes())? {
+            break;
+        }
     }
     Ok(u8::from(any))
 }
@@ -170,6 +177,8 @@ pub(crate) struct Store {
     kind: HashKind,
     width: usize,
     filter: Option<Filter>,
+    /// The bucket index, when read into memory (`resident_index`).
+    index: Option<Box<[u64]>>,
 }
 
 impl Store {
@@ -203,7 +212,23 @@ impl Store {
             kind: h.kind,
             width: h.width,
             filter: None,
+            index: None,
         })
+    }
+
+    /// Reads the bucket index (8 MiB) into memory, so that a lookup is one read instead of
+    /// two: for the commands that look many passwords up (`--batch`, `serve`), not for one.
+    pub(crate) fn resident_index(mut self) -> anyhow::Result<Self> {
+        let mut raw = vec![0u8; INDEX];
+        self.file
+            .read_exact_at(&mut raw, HEADER as u64)
+            .with_context(|| format!("{}: index", self.path.display()))?;
+        self.index = Some(
+            raw.chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect(),
+        );
+        Ok(self)
     }
 
     /// The hash kind.
@@ -213,14 +238,22 @@ impl Store {
 
     /// The records of one bucket.
     fn bucket(&self, bucket: usize) -> anyhow::Result<Vec<u8>> {
-        let mut range = [0u8; 16];
-        self.file
-            .read_exact_at(&mut range, (HEADER + bucket * 8) as u64)
-            .with_context(|| format!("{}: index", self.path.display()))?;
-        let (start, end) = (
-            u64::from_le_bytes(range[..8].try_into().unwrap_or_default()),
-            u64::from_le_bytes(range[8..].try_into().unwrap_or_default()),
-        );
+        let (start, end) = match &self.index {
+            Some(index) => (
+                index.get(bucket).copied().unwrap_or(0),
+                index.get(bucket + 1).copied().unwrap_or(0),
+            ),
+            None => {
+                let mut range = [0u8; 16];
+                self.file
+                    .read_exact_at(&mut range, (HEADER + bucket * 8) as u64)
+                    .with_context(|| format!("{}: index", self.path.display()))?;
+                (
+                    u64::from_le_bytes(range[..8].try_into().unwrap_or_default()),
+                    u64::from_le_bytes(range[8..].try_into().unwrap_or_default()),
+                )
+            }
+        };
         if end < start || end - start > 1 << 24 {
             bail!(
                 "{}: damaged index at bucket {bucket:05x}",
@@ -432,7 +465,7 @@ fn build_filter(store: &Path, out: &Path, bits: Option<u8>) -> anyhow::Result<()
         }
     };
     std::fs::rename(&tmp, out).with_context(|| format!("cannot replace {}", out.display()))?;
-    println!(
+    crate::outln!(
         "{}",
         serde_json::json!({
             "filter": out.display().to_string(), "store": store.display().to_string(),
@@ -440,7 +473,7 @@ fn build_filter(store: &Path, out: &Path, bits: Option<u8>) -> anyhow::Result<()
             "bytes_per_hash": bytes as f64 / count.max(1) as f64,
             "seconds": started.elapsed().as_secs_f64(),
         })
-    );
+    )?;
     Ok(())
 }
 
@@ -675,7 +708,7 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind, width: usize) -> any
     };
     std::fs::rename(&tmp, store).with_context(|| format!("cannot replace {}", store.display()))?;
     let size = std::fs::metadata(store)?.len();
-    println!(
+    crate::outln!(
         "{}",
         serde_json::json!({
             "store": store.display().to_string(), "kind": kind.as_str(),
@@ -683,7 +716,7 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind, width: usize) -> any
             "bytes": size, "bytes_per_hash": size as f64 / (hashes.max(1)) as f64,
             "seconds": started.elapsed().as_secs_f64(),
         })
-    );
+    )?;
     Ok(0)
 }
 

@@ -4,7 +4,18 @@
 
 #![forbid(unsafe_code)]
 
+/// `println!` that returns the write's error instead of panicking when standard output is a
+/// closed pipe (`pwprotect ... | head`); `main` ends such a run quietly.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)
+    }};
+}
+pub(crate) use outln;
+
 mod breach;
+mod docs;
 mod publish;
 mod serve;
 
@@ -60,6 +71,17 @@ enum Command {
     /// The breached-password store: import Pwned Passwords data, look a password up.
     #[command(subcommand)]
     Breach(breach::BreachCommand),
+    /// Shell completions (bash, zsh, fish, elvish, powershell) on standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The man page on standard output, or one page per command into a directory.
+    Man {
+        /// Write `pwprotect.1` and `pwprotect-<command>.1` pages here.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +240,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
+        // `pwprotect ... | head`: the reader went away; nothing more to say.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             // One line; never the password (no error carries it).
             let _ = writeln!(std::io::stderr(), "pwprotect: {e:#}");
@@ -234,6 +267,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Policy(cmd) => publish::run(&cmd),
         Command::Serve(args) => serve::run(args),
         Command::Breach(cmd) => breach::run(&cmd),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { out_dir } => docs::man(out_dir.as_deref()),
     }
 }
 
@@ -376,12 +411,10 @@ fn read_password() -> anyhow::Result<Zeroizing<String>> {
 fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     let (policy, mode) = policy(&args.policy)?;
     if args.batch {
-        return batch(
-            &policy,
-            mode,
-            open_store(&args.policy)?.as_ref(),
-            args.timings,
-        );
+        let store = open_store(&args.policy)?
+            .map(breach::Store::resident_index)
+            .transpose()?;
+        return batch(&policy, mode, store.as_ref(), args.timings);
     }
     let password = read_password()?;
     let identity = Identity {
@@ -392,7 +425,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     let store = open_store(&args.policy)?;
     let v = verdict(&policy, store.as_ref(), &password, &identity)?;
     let o = out(&v, mode);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = Vec::new();
     if args.json {
         serde_json::to_writer(&mut stdout, &o)?;
         writeln!(stdout)?;
@@ -412,7 +445,17 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
             (Mode::Enforce, false) => writeln!(stdout, "reject{why}")?,
         }
     }
+    write_verdict(&stdout)?;
     Ok(if o.verdict == "accept" { 0 } else { 1 })
+}
+
+/// Writes a verdict: a closed pipe (`| head`) is not an error, so that the exit status still
+/// says accepted or rejected.
+pub(crate) fn write_verdict(bytes: &[u8]) -> std::io::Result<()> {
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
 }
 
 fn batch(
@@ -423,6 +466,7 @@ fn batch(
 ) -> anyhow::Result<u8> {
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
+    let mut line_out = Vec::new();
     let (mut rejected, mut failed) = (false, false);
     for (i, line) in stdin.split(b'\n').enumerate() {
         let line = Zeroizing::new(line.context("cannot read standard input")?);
@@ -434,11 +478,15 @@ fn batch(
             Err(e) => {
                 // serde_json's message names the position, never the value.
                 failed = true;
+                line_out.clear();
                 serde_json::to_writer(
-                    &mut stdout,
+                    &mut line_out,
                     &serde_json::json!({"line": i + 1, "error": format!("not a request: {}", e.classify_str())}),
                 )?;
-                writeln!(stdout)?;
+                line_out.push(b'\n');
+                if !write_line(&mut stdout, &line_out)? {
+                    break;
+                }
                 continue;
             }
         };
@@ -452,14 +500,18 @@ fn batch(
         let elapsed = started.elapsed();
         let o = out(&v, mode);
         rejected |= o.verdict == "reject";
+        line_out.clear();
         if timings {
             let mut value = serde_json::to_value(&o)?;
             value["elapsed_ns"] = serde_json::Value::from(elapsed.as_nanos() as u64);
-            serde_json::to_writer(&mut stdout, &value)?;
+            serde_json::to_writer(&mut line_out, &value)?;
         } else {
-            serde_json::to_writer(&mut stdout, &o)?;
+            serde_json::to_writer(&mut line_out, &o)?;
         }
-        writeln!(stdout)?;
+        line_out.push(b'\n');
+        if !write_line(&mut stdout, &line_out)? {
+            break;
+        }
     }
     Ok(if failed {
         2
@@ -468,6 +520,15 @@ fn batch(
     } else {
         0
     })
+}
+
+/// Writes one output line of a batch; false when the reader has gone (`| head`): the batch
+/// stops, and its exit status still says whether any password was rejected.
+pub(crate) fn write_line(stdout: &mut impl Write, line: &[u8]) -> std::io::Result<bool> {
+    match stdout.write_all(line) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        r => r.map(|()| true),
+    }
 }
 
 /// Writes one decision line to standard error and appends it to `log`, if any.

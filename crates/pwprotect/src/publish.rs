@@ -148,12 +148,12 @@ fn keygen(dir: &Path) -> anyhow::Result<u8> {
         ),
     )
     .with_context(|| format!("cannot write {}", public.display()))?;
-    println!(
+    crate::outln!(
         "key {}: {} (private), {} (public)",
         signed::key_id(&pk),
         private.display(),
         public.display()
-    );
+    )?;
     Ok(0)
 }
 
@@ -291,7 +291,7 @@ fn fetch(url: &str, public_key: &Path, state_dir: &Path, ca: Option<&Path>) -> a
             })
         }
     };
-    println!("{line}");
+    crate::outln!("{line}")?;
     Ok(0)
 }
 

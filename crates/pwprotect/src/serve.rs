@@ -107,7 +107,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         checker.store()?;
         tasks.spawn(check_loop(listener, checker));
     }
-    println!("pwprotect serve: listening on {}", bound.join(", "));
+    crate::outln!("pwprotect serve: listening on {}", bound.join(", "))?;
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -339,10 +339,10 @@ impl Checker {
         {
             return Ok(Some(s.clone()));
         }
-        let s = Arc::new(crate::breach::Store::open_with(
-            path,
-            policy.breach_filter.as_deref(),
-        )?);
+        let s = Arc::new(
+            crate::breach::Store::open_with(path, policy.breach_filter.as_deref())?
+                .resident_index()?,
+        );
         *open = Some((stamps, s.clone()));
         Ok(Some(s))
     }

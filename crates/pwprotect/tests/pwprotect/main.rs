@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod breach;
+mod docs;
 mod policy;
 mod samba;
 
