@@ -238,6 +238,13 @@ impl Store {
 
     /// The records of one bucket.
     fn bucket(&self, bucket: usize) -> anyhow::Result<Vec<u8>> {
+        let mut records = Vec::new();
+        self.bucket_into(bucket, &mut records)?;
+        Ok(records)
+    }
+
+    /// Reads one bucket's records into `records` (reused between lookups).
+    fn bucket_into(&self, bucket: usize, records: &mut Vec<u8>) -> anyhow::Result<()> {
         let (start, end) = match &self.index {
             Some(index) => (
                 index.get(bucket).copied().unwrap_or(0),
@@ -260,14 +267,11 @@ impl Store {
                 self.path.display()
             );
         }
-        let mut records = vec![0u8; ((end - start) as usize) * self.width];
+        records.resize(((end - start) as usize) * self.width, 0);
         self.file
-            .read_exact_at(
-                &mut records,
-                (HEADER + INDEX) as u64 + start * self.width as u64,
-            )
+            .read_exact_at(records, (HEADER + INDEX) as u64 + start * self.width as u64)
             .with_context(|| format!("{}: records of bucket {bucket:05x}", self.path.display()))?;
-        Ok(records)
+        Ok(())
     }
 
     /// The HIBP range API's lines for a 5-hex-digit prefix (a full store only).
@@ -283,19 +287,23 @@ impl Store {
     }
 
     /// The hash of `password` in the store's kind.
-    fn hash(&self, password: &str) -> Vec<u8> {
+    fn hash(&self, password: &str) -> [u8; 20] {
+        let mut out = [0u8; 20];
         match self.kind {
-            HashKind::Sha1 => {
+            HashKind::Sha1 => out.copy_from_slice(
                 ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, password.as_bytes())
-                    .as_ref()
-                    .to_vec()
-            }
+                    .as_ref(),
+            ),
             HashKind::Ntlm => {
                 use md4::Digest as _;
-                let utf16: Vec<u8> = password.encode_utf16().flat_map(u16::to_le_bytes).collect();
-                md4::Md4::digest(&utf16).to_vec()
+                let mut md4 = md4::Md4::new();
+                for unit in password.encode_utf16() {
+                    md4.update(unit.to_le_bytes());
+                }
+                out[..16].copy_from_slice(&md4.finalize());
             }
         }
+        out
     }
 
     /// Whether `password` is in the store: the least count its record stands for.
@@ -306,8 +314,14 @@ impl Store {
         {
             return Ok(None);
         }
-        let records = self.bucket(bucket)?;
-        Ok(breach::find(&records, self.width, key).map(breach::count_floor))
+        // One buffer a thread, reused: a lookup allocates nothing.
+        thread_local! {
+            static RECORDS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        RECORDS.with_borrow_mut(|records| {
+            self.bucket_into(bucket, records)?;
+            Ok(breach::find(records, self.width, key).map(breach::count_floor))
+        })
     }
 }
 
