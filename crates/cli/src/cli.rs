@@ -97,6 +97,16 @@ pub(crate) enum Command {
     /// with the defaults (127.0.0.1:8461, SQLite cache in /var/lib/mailsec).
     #[command(after_long_help = DAEMON_HELP)]
     Daemon(DaemonArgs),
+    /// The MTA-STS policy host: HTTPS for the `mta-sts.` hosts of many domains (RFC 8461 §3.3).
+    ///
+    /// Serves `DIR/<domain>.txt` at `https://mta-sts.<domain>/.well-known/mta-sts.txt` as
+    /// `text/plain` with CRLF line endings, with the certificate of `CERT_DIR/mta-sts.<domain>/`
+    /// (certbot's layout; `/etc/letsencrypt/live` as it is) or any certificate there that covers
+    /// the name. Every other path or host answers 404, as does plain HTTP. Reloads on SIGHUP and
+    /// when a file changes; a policy that fails lint or a certificate without its key is refused
+    /// with one line and the domain's last good copy keeps being served.
+    #[command(args_conflicts_with_subcommands = true)]
+    Serve(ServeArgs),
     /// List the check catalogue, or explain one check.
     Checks(ChecksArgs),
     /// Print a shell completion script.
@@ -128,6 +138,59 @@ pub(crate) enum StsCommand {
     /// a record but no valid policy can be had (invalid record, failed fetch, invalid policy);
     /// 2 when the DNS fails.
     Fetch(StsFetchArgs),
+    /// Write a domain's policy file and print the `_mta-sts` TXT record (a fresh id) and a
+    /// suggested `_smtp._tls` record; `enforce` is refused while an MX host of the domain is not
+    /// covered by the patterns (unless `--force`).
+    ///
+    /// Exit status: 0 written; 1 refused (an MX not covered, or the MX lookup failed); 2 bad
+    /// arguments.
+    Publish(StsPublishArgs),
+    /// Say whether a policy change is safe: `--to enforce` checks the domain as a sender would
+    /// with the policy in enforce mode (every MX covered, STARTTLS and a certificate valid for
+    /// MTA-STS on every address, or DANE); `--to remove` prints the RFC 8461 §8.3 steps with
+    /// their dates.
+    ///
+    /// Exit status: 0 safe (or the steps printed); 1 not safe; 2 the check could not run.
+    Plan(StsPlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StsPublishArgs {
+    /// The policy domain.
+    #[arg(value_name = "DOMAIN")]
+    pub(crate) domain: String,
+    /// `enforce`, `testing` or `none`.
+    #[arg(long, value_name = "MODE")]
+    pub(crate) mode: String,
+    /// An MX pattern: a host name, or `*.` and a domain (repeatable, at least one unless the
+    /// mode is `none`).
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) mx: Vec<String>,
+    /// Seconds senders may cache the policy (RFC 8461 §3.2: at most 31557600).
+    #[arg(long, default_value_t = 604_800, value_name = "SECONDS")]
+    pub(crate) max_age: u64,
+    /// Where to write `<DOMAIN>.txt` (the directory `mailsec serve --policy-dir` reads).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub(crate) out_dir: PathBuf,
+    /// Write even when an MX host is not covered or the MX lookup fails.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StsPlanArgs {
+    /// The policy domain.
+    #[arg(value_name = "DOMAIN")]
+    pub(crate) domain: String,
+    /// The change: `enforce` or `remove`.
+    #[arg(long, value_name = "CHANGE", value_parser = ["enforce", "remove"])]
+    pub(crate) to: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -606,6 +669,54 @@ pub(crate) struct DaemonArgs {
     /// Log lines as JSON instead of text.
     #[arg(long)]
     pub(crate) log_json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<ServeCommand>,
+    /// The TOML configuration file (unknown keys are errors); the options below override it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// HTTPS address, HOST:PORT (repeatable; replaces the configuration's list).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Vec<String>,
+    /// Plain HTTP address, HOST:PORT, answering 404 to everything (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) http_listen: Vec<String>,
+    /// The policies: `<domain>.txt` each.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) policy_dir: Option<PathBuf>,
+    /// The certificates: `<host>/fullchain.pem` and `<host>/privkey.pem`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cert_dir: Option<PathBuf>,
+    /// The access log, JSON Lines (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) access_log: Option<PathBuf>,
+    /// Check the configuration, the policies and the certificates, and exit: 0 when all are
+    /// served, 1 when some file is refused, 2 when the configuration is invalid.
+    #[arg(long)]
+    pub(crate) check_config: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServeCommand {
+    /// Read access logs: which senders fetched which policy, when and how often (by user
+    /// agent and address), and which domains nobody fetched.
+    Stats(ServeStatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeStatsArgs {
+    /// Access logs of `mailsec serve` (JSON Lines); `-` for standard input.
+    #[arg(value_name = "LOGFILE", required = true)]
+    pub(crate) logs: Vec<PathBuf>,
+    /// The policy directory served: its domains that nobody fetched are listed.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) policy_dir: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Demo(args) => cmd::lab::demo(args, &mut out),
         Command::Web(args) => cmd::web::run(args, &cli.net, &mut out),
         Command::Daemon(args) => cmd::daemon::run(args, &cli.net, &mut out),
+        Command::Serve(args) => cmd::serve::run(args, &mut out),
         Command::Completions { shell } => {
             cmd::docs::completions(shell, &mut out)?;
             Ok(Exit::Ok)

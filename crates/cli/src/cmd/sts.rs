@@ -18,6 +18,8 @@ pub(crate) fn run(cmd: StsCommand, net: &NetArgs, out: &mut dyn Write) -> anyhow
         StsCommand::Lint(args) => lint(args, out),
         StsCommand::Record(args) => record(args, out),
         StsCommand::Fetch(args) => crate::cmd::sts_fetch::run(args, net, out),
+        StsCommand::Publish(args) => crate::cmd::sts_publish::publish(args, net, out),
+        StsCommand::Plan(args) => crate::cmd::sts_publish::plan(args, net, out),
     }
 }
 
