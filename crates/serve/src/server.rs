@@ -60,6 +60,8 @@ pub enum ServeError {
 enum LogMsg {
     Line(String),
     Reopen,
+    /// Write what is queued and stop (at shutdown: no line is lost).
+    Close,
 }
 
 /// A policy host server.
@@ -174,11 +176,12 @@ impl Server {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        let mut writer = None;
         if let Some(rx) = rx
             && let Some(path) = self.config.access_log.clone()
         {
             let out = open_log(&path).await?;
-            tasks.spawn(write_log(path, out, rx));
+            writer = Some(tokio::spawn(write_log(path, out, rx)));
         }
         let mut tls = rustls::ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
@@ -196,6 +199,10 @@ impl Server {
         tasks.spawn(self.clone().watch());
         shutdown.await;
         tasks.abort_all();
+        if let (Some(log), Some(writer)) = (&self.log, writer) {
+            let _ = log.send(LogMsg::Close).await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+        }
         Ok(())
     }
 
@@ -537,7 +544,7 @@ async fn open_log(path: &PathBuf) -> Result<LogOut, ServeError> {
 async fn write_log(path: PathBuf, mut out: LogOut, mut rx: mpsc::Receiver<LogMsg>) {
     let mut buf = Vec::with_capacity(1 << 16);
     while let Some(first) = rx.recv().await {
-        let mut reopen = false;
+        let (mut reopen, mut close) = (false, false);
         let mut msg = Some(first);
         while let Some(m) = msg {
             match m {
@@ -546,6 +553,7 @@ async fn write_log(path: PathBuf, mut out: LogOut, mut rx: mpsc::Receiver<LogMsg
                     buf.push(b'\n');
                 }
                 LogMsg::Reopen => reopen = true,
+                LogMsg::Close => close = true,
             }
             msg = if buf.len() < 1 << 20 {
                 rx.try_recv().ok()
@@ -558,6 +566,13 @@ async fn write_log(path: PathBuf, mut out: LogOut, mut rx: mpsc::Receiver<LogMsg
             LogOut::File(f) => f.write_all(&buf).await,
         };
         buf.clear();
+        if close {
+            let _ = match &mut out {
+                LogOut::Stdout(s) => s.flush().await,
+                LogOut::File(f) => f.sync_data().await,
+            };
+            return;
+        }
         // After a rotation (logrotate, then SIGHUP): write to the new file of that name.
         if reopen
             && matches!(out, LogOut::File(_))

@@ -252,10 +252,13 @@ pub(crate) fn plan(
             None => plan.blockers.push(
                 "no valid MTA-STS policy is published: publish one in testing mode first (mailsec sts publish --mode testing)".to_owned(),
             ),
-            Some(p) if p.mode == Mode::Enforce => {
-                plan.notes.push("the policy is already in enforce mode".to_owned());
-            }
             Some(p) => {
+                if p.mode == Mode::Enforce {
+                    plan.notes.push(
+                        "the policy is already in enforce mode: this is how senders treat it today"
+                            .to_owned(),
+                    );
+                }
                 if p.mode == Mode::None {
                     plan.notes.push("the policy is in mode none: senders apply nothing today".to_owned());
                 }

@@ -12,6 +12,7 @@ mod lab;
 mod lab_process;
 mod real_lab;
 mod records;
+mod serve;
 mod tls_scan;
 mod tlsa;
 mod web;
