@@ -189,12 +189,21 @@ impl Server {
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(Resolver(self.clone())));
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // No TLS 1.3 session tickets: a sender fetches a policy about once a day, long after a
+        // ticket would help, and issuing two per handshake (rustls' default) is a third of the
+        // work of a short connection.
+        tls.send_tls13_tickets = 0;
         let acceptor = TlsAcceptor::from(Arc::new(tls));
         for l in https {
-            tasks.spawn(self.clone().accept_loop(l, Some(acceptor.clone())));
+            // One accepting task per core: under a flood of new connections a single one is
+            // polled too rarely among the handshakes it has spawned.
+            let l = Arc::new(l);
+            for _ in 0..std::thread::available_parallelism().map_or(1, usize::from) {
+                tasks.spawn(self.clone().accept_loop(l.clone(), Some(acceptor.clone())));
+            }
         }
         for l in http {
-            tasks.spawn(self.clone().accept_loop(l, None));
+            tasks.spawn(self.clone().accept_loop(Arc::new(l), None));
         }
         tasks.spawn(self.clone().watch());
         shutdown.await;
@@ -206,7 +215,7 @@ impl Server {
         Ok(())
     }
 
-    async fn accept_loop(self: Arc<Self>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+    async fn accept_loop(self: Arc<Self>, listener: Arc<TcpListener>, tls: Option<TlsAcceptor>) {
         loop {
             let Ok((tcp, peer)) = listener.accept().await else {
                 // Out of descriptors or a reset before accept: wait, go on.
