@@ -214,6 +214,14 @@ mod tests {
     const GOOD: &str = "listen = [\"127.0.0.1:8443\"]\npolicy_dir = \"/p\"\ncert_dir = \"/c\"\n";
 
     #[test]
+    fn the_contrib_file_is_valid() {
+        let c = ServeConfig::parse(include_str!("../../../contrib/serve.toml"), "serve.toml")
+            .unwrap();
+        assert_eq!(c.cert_dir.unwrap(), PathBuf::from("/etc/letsencrypt/live"));
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
     fn a_minimal_file_takes_the_defaults() {
         let c = ServeConfig::parse(GOOD, "serve.toml").unwrap();
         assert_eq!(c.limits, Limits::default());

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod config;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod site;
 

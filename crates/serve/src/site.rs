@@ -113,6 +113,13 @@ pub fn policy_file(name: &str, body: &[u8]) -> Result<(HostName, Bytes, String),
         crlf.push_str(line.trim_end_matches('\r'));
         crlf.push_str("\r\n");
     }
+    // What senders receive is the CRLF form: its size is the one that counts.
+    if crlf.len() > MAX_BODY_LEN {
+        return Err(format!(
+            "{} bytes with CRLF line endings; senders refuse a policy over {MAX_BODY_LEN} (RFC 8461 §3.3)",
+            crlf.len()
+        ));
+    }
     let linted = mta_sts::lint_policy(crlf.as_bytes());
     let errors: Vec<&Diagnostic> = linted.diagnostics.iter().filter(|d| d.is_error()).collect();
     match (&linted.parsed, errors.first()) {

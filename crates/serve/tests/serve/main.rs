@@ -490,3 +490,51 @@ fn unreadable_directories_and_huge_policies() {
     );
     assert!(loaded.refused.iter().all(|l| l.lines().count() == 1));
 }
+
+mod props {
+    use mailsec_serve::access::Stats;
+    use mailsec_serve::config::ServeConfig;
+    use mailsec_serve::site::policy_file;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any file name and bytes: a verdict, never a panic; what is served has CRLF endings
+        /// and is accepted again unchanged.
+        #[test]
+        fn policy_files(name in "\\PC{0,40}", body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok((_, served, _)) = policy_file(&name, &body) {
+                prop_assert!(served.ends_with(b"\r\n"));
+                prop_assert_eq!(policy_file(&name, &served).unwrap().1, served);
+            }
+        }
+
+        /// Well-formed policies with LF, CRLF or mixed endings are served identically.
+        #[test]
+        fn line_endings_do_not_matter(crlf in proptest::collection::vec(any::<bool>(), 4), age in 86_400u32..31_557_600) {
+            let lines = ["version: STSv1", "mode: testing", "mx: mx.example.com", &format!("max_age: {age}")];
+            let mut body = String::new();
+            for (l, c) in lines.iter().zip(&crlf) {
+                body.push_str(l);
+                body.push_str(if *c { "\r\n" } else { "\n" });
+            }
+            let (_, served, mode) = policy_file("example.com.txt", body.as_bytes()).unwrap();
+            prop_assert_eq!(mode, "testing");
+            prop_assert_eq!(served, lines.join("\r\n") + "\r\n");
+        }
+
+        /// Log lines and configuration files of any text: counted or refused, never a panic.
+        #[test]
+        fn log_lines_and_configurations(text in "\\PC{0,300}") {
+            let mut stats = Stats::default();
+            for l in text.lines() {
+                stats.add_line(l);
+            }
+            prop_assert_eq!(stats.lines, stats.skipped + stats.other_requests + stats.domains.values().map(|d| d.fetches).sum::<u64>());
+            if let Err(e) = ServeConfig::parse(&text, "f.toml") {
+                prop_assert_eq!(e.to_string().lines().count(), 1);
+            }
+        }
+    }
+}
