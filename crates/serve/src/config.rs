@@ -215,8 +215,8 @@ mod tests {
 
     #[test]
     fn the_contrib_file_is_valid() {
-        let c = ServeConfig::parse(include_str!("../../../contrib/serve.toml"), "serve.toml")
-            .unwrap();
+        let c =
+            ServeConfig::parse(include_str!("../../../contrib/serve.toml"), "serve.toml").unwrap();
         assert_eq!(c.cert_dir.unwrap(), PathBuf::from("/etc/letsencrypt/live"));
         assert_eq!(c.limits, Limits::default());
     }

@@ -275,8 +275,107 @@ pub(crate) fn demo(args: DemoArgs, out: &mut dyn Write) -> anyhow::Result<Exit> 
                 writeln!(out, "  {:<24} {}", e.report.domain, e.daemon_reply)?;
             }
             writeln!(out)?;
+            policy_host_demo(tmp.path(), out).await?;
+            writeln!(out)?;
             writeln!(out, "Run `mailsec lab` to explore all {} scenarios by hand.", SCENARIOS.len())?;
         }
         Ok(Exit::Ok)
     })
+}
+
+/// The domain owner's side: a policy written as `mailsec sts publish` writes it, served by
+/// `mailsec serve` (in process, on a loopback port, with a certificate from a CA of its own),
+/// fetched over HTTPS with SNI and checked by the policy linter.
+async fn policy_host_demo(dir: &std::path::Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (domain, host) = ("owner.test", "mta-sts.owner.test");
+    let ca = mailsec_lab::ca::Ca::new(std::time::SystemTime::now())?;
+    let issued = ca.issue(&[host], mailsec_lab::ca::LeafKind::Valid)?;
+    let (policies, certs) = (dir.join("policies"), dir.join("certs").join(host));
+    std::fs::create_dir_all(&policies)?;
+    std::fs::create_dir_all(&certs)?;
+    std::fs::write(certs.join("fullchain.pem"), &issued.chain_pem)?;
+    std::fs::write(certs.join("privkey.pem"), &issued.key_pem)?;
+    let text = crate::cmd::sts_publish::policy_text("enforce", &[format!("mx.{domain}")], 604_800);
+    std::fs::write(policies.join(format!("{domain}.txt")), &text)?;
+    let config = mailsec_serve::config::ServeConfig {
+        listen: vec!["127.0.0.1:0".to_owned()],
+        policy_dir: Some(policies),
+        cert_dir: Some(dir.join("certs")),
+        watch: false,
+        ..Default::default()
+    };
+    let server = Arc::new(mailsec_serve::server::Server::new(
+        config,
+        Box::new(|_| {}),
+    )?);
+    let (https, http) = server.bind().await?;
+    let addr = https.first().context("no listener")?.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(https, http, async {
+        let _ = stopped.await;
+    }));
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.root_der().clone())?;
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let mut stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+        .connect(pki_types::ServerName::try_from(host)?.to_owned(), tcp)
+        .await?;
+    stream
+        .write_all(
+            format!(
+                "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await?;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let _ = stop.send(());
+    let _ = task.await;
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.lines().next().unwrap_or("").trim();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let linted = mailsec_core::mta_sts::lint_policy(body.as_bytes());
+    let verdict = match &linted.parsed {
+        Some(p)
+            if !linted
+                .diagnostics
+                .iter()
+                .any(mailsec_core::Diagnostic::is_error) =>
+        {
+            format!(
+                "a valid {} policy (max_age {})",
+                p.mode,
+                p.max_age.seconds()
+            )
+        }
+        _ => "NOT a valid policy".to_owned(),
+    };
+    writeln!(
+        out,
+        "The domain owner's side: `mailsec sts publish {domain} --mode enforce --mx mx.{domain}` writes the policy, `mailsec serve` publishes it:"
+    )?;
+    writeln!(
+        out,
+        "  GET https://{host}/.well-known/mta-sts.txt (SNI {host}, on {addr}) -> {status}, {content_type}, {} lines ending in CRLF: {verdict}",
+        body.matches("\r\n").count()
+    )?;
+    Ok(())
 }

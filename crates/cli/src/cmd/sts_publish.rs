@@ -38,7 +38,7 @@ fn fresh_id(now: OffsetDateTime) -> String {
 }
 
 /// The policy text (LF line endings; `mailsec serve` sends CRLF).
-fn policy_text(mode: &str, mx: &[String], max_age: u64) -> String {
+pub(crate) fn policy_text(mode: &str, mx: &[String], max_age: u64) -> String {
     let mut text = format!("version: STSv1\nmode: {mode}\n");
     for p in mx {
         text.push_str(&format!("mx: {p}\n"));

@@ -166,6 +166,8 @@ fn demo_reports_the_good_the_misconfigured_and_the_broken() {
         "fix: Add mx: mx.sts-mx-mismatch.test to the policy",
         "What `mailsec daemon` answers Postfix",
         "  dane-and-sts.test        OK dane",
+        // The domain owner's side: `mailsec serve` publishing a policy, fetched over HTTPS.
+        "-> HTTP/1.1 200 OK, text/plain, 4 lines ending in CRLF: a valid enforce policy (max_age 604800)",
     ] {
         assert!(
             human.contains(computed),
