@@ -188,6 +188,13 @@ pub(crate) struct StsPlanArgs {
     /// The change: `enforce` or `remove`.
     #[arg(long, value_name = "CHANGE", value_parser = ["enforce", "remove"])]
     pub(crate) to: String,
+    /// TLS reports (RFC 8460) received for the domain: JSON or gzip files, or directories of
+    /// them. With `--to enforce`, failures reported in the last `--days` days block the move.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) reports: Vec<PathBuf>,
+    /// How many days of reports count.
+    #[arg(long, default_value_t = 14, value_name = "N")]
+    pub(crate) days: u32,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

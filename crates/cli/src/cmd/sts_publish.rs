@@ -301,9 +301,13 @@ pub(crate) fn plan(
                         "no TLS-RPT record: you will not hear about failures after the change (publish _smtp._tls.{domain})"
                     ));
                 }
-                plan.notes.push(
-                    "TLS reports are not consulted yet: the report store arrives with `mailsec tlsrpt`".to_owned(),
-                );
+                if args.reports.is_empty() {
+                    plan.notes.push(
+                        "no TLS reports given (--reports): what senders saw is not known".to_owned(),
+                    );
+                } else {
+                    judge_reports(&mut plan, &domain, &args.reports, args.days, now)?;
+                }
             }
         }
         plan.safe = plan.blockers.is_empty() && policy.is_some();
@@ -354,6 +358,124 @@ pub(crate) fn plan(
         ("remove", _) | (_, true) => Exit::Ok,
         _ => Exit::Findings,
     })
+}
+
+/// Reads the reports; failures for the domain in the last `days` days are blockers.
+fn judge_reports(
+    plan: &mut Plan,
+    domain: &HostName,
+    paths: &[std::path::PathBuf],
+    days: u32,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let since = now - time::Duration::days(i64::from(days));
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read {}", p.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            files.extend(entries);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let (mut read, mut successes) = (0u64, 0u64);
+    for file in &files {
+        let bytes = match read_report(file) {
+            Ok(b) => b,
+            Err(e) => {
+                plan.notes
+                    .push(format!("{}: not read ({e:#})", file.display()));
+                continue;
+            }
+        };
+        let figures = match mailsec_core::tlsrpt::failures::figures_for(&bytes, domain.as_ref()) {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            Err(e) => {
+                plan.notes.push(format!("{}: {e}", file.display()));
+                continue;
+            }
+        };
+        // A report whose period ended before the window, or whose date cannot be read, is
+        // named and left out.
+        match OffsetDateTime::parse(&figures.end, &Rfc3339) {
+            Ok(end) if end < since => continue,
+            Ok(_) => {}
+            Err(_) => {
+                plan.notes.push(format!(
+                    "{}: end-datetime `{}` is not RFC 3339; left out",
+                    file.display(),
+                    figures.end
+                ));
+                continue;
+            }
+        }
+        read += 1;
+        successes += figures.successes;
+        let detailed: u64 = figures.by_mx.iter().map(|(_, _, n)| n).sum();
+        for (mx, result, n) in figures.by_mx.iter().filter(|(_, _, n)| *n > 0) {
+            plan.blockers.push(format!(
+                "{} reported {n} failed session{} at {} ({result}) in the report ending {}",
+                figures.reporter,
+                if *n == 1 { "" } else { "s" },
+                if mx.is_empty() { "an MX host" } else { mx },
+                figures.end
+            ));
+        }
+        if figures.failures > detailed {
+            plan.blockers.push(format!(
+                "{} reported {} failed sessions without details in the report ending {}",
+                figures.reporter,
+                figures.failures - detailed,
+                figures.end
+            ));
+        }
+    }
+    if read == 0 {
+        plan.notes.push(format!(
+            "no TLS report for {domain} in the last {days} days: what senders saw is not known"
+        ));
+    } else {
+        plan.notes.push(format!(
+            "{read} TLS report{} of the last {days} days read: {successes} successful sessions",
+            if read == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(())
+}
+
+/// A report file's JSON: gzip (`.gz`, RFC 8460 §5.3) unpacked, at most 16 MiB either way (a
+/// small file that unpacks to gigabytes is refused, not unpacked).
+fn read_report(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    const LIMIT: u64 = 16 << 20;
+    let file = std::fs::File::open(path)?;
+    let mut head = [0u8; 2];
+    let mut peek = std::io::BufReader::new(file);
+    let n = {
+        let buf = std::io::BufRead::fill_buf(&mut peek)?;
+        let n = buf.len().min(2);
+        head[..n].copy_from_slice(&buf[..n]);
+        n
+    };
+    let mut out = Vec::new();
+    if n == 2 && head == [0x1f, 0x8b] {
+        flate2::read::GzDecoder::new(peek)
+            .take(LIMIT + 1)
+            .read_to_end(&mut out)?;
+    } else {
+        peek.take(LIMIT + 1).read_to_end(&mut out)?;
+    }
+    if out.len() as u64 > LIMIT {
+        bail!("over {LIMIT} bytes");
+    }
+    Ok(out)
 }
 
 /// RFC 8461 §8.3: publish `mode: none` with a short max_age and a new id; when every copy of

@@ -192,6 +192,30 @@ fn publish_refuses_an_uncovered_mx_for_enforce_and_plan_judges_the_move() {
         stdout(&o)
     );
     assert!(!dir.path().join("sts-enforce.test.txt").exists());
+    // --force writes it anyway, and says which MX is left out.
+    let forced = dir.path().join("forced");
+    let o = with_lab(
+        &lab,
+        &[
+            "sts",
+            "publish",
+            "sts-enforce.test",
+            "--mode",
+            "enforce",
+            "--mx",
+            "mx.elsewhere.test",
+            "--force",
+            "--out-dir",
+            forced.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("warning: MX mx.sts-enforce.test is not covered"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(forced.join("sts-enforce.test.txt").exists());
     // Testing is written with a warning; enforce with the right pattern is written.
     let o = with_lab(
         &lab,
@@ -288,6 +312,101 @@ fn publish_refuses_an_uncovered_mx_for_enforce_and_plan_judges_the_move() {
         );
         assert!(stdout(&o).contains(needle), "{domain}: {}", stdout(&o));
     }
+    // With TLS reports: failures in the window block the move; old ones and clean ones do not;
+    // a gzip bomb is named and left out.
+    let reports = dir.path().join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let report = |end: &str, failures: u64| {
+        serde_json::json!({
+            "organization-name": "Sender-Z",
+            "date-range": {"start-datetime": end, "end-datetime": end},
+            "contact-info": "tlsrpt@sender-z.example",
+            "report-id": format!("r-{end}-{failures}"),
+            "policies": [{
+                "policy": {"policy-type": "sts", "policy-domain": "sts-testing.test", "mx-host": ["mx.sts-testing.test"]},
+                "summary": {"total-successful-session-count": 40, "total-failure-session-count": failures},
+                "failure-details": if failures > 0 { serde_json::json!([{"result-type": "certificate-expired", "receiving-mx-hostname": "mx.sts-testing.test", "failed-session-count": failures}]) } else { serde_json::json!([]) }
+            }]
+        })
+        .to_string()
+    };
+    std::fs::write(reports.join("old.json"), report("2020-01-01T23:59:59Z", 7)).unwrap();
+    std::fs::write(reports.join("clean.json"), report(&now, 0)).unwrap();
+    let gz = Command::new("sh")
+        .current_dir(&reports)
+        .args([
+            "-c",
+            "gzip clean.json && head -c 20000000 /dev/zero | gzip > bomb.json.gz",
+        ])
+        .status()
+        .unwrap();
+    assert!(gz.success());
+    let r = reports.to_str().unwrap();
+    let o = with_lab(
+        &lab,
+        &[
+            "sts",
+            "plan",
+            "sts-testing.test",
+            "--to",
+            "enforce",
+            "--reports",
+            r,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("1 TLS report of the last 14 days read: 40 successful sessions"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("bomb.json.gz: not read (over 16777216 bytes)"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::write(reports.join("failing.json"), report(&now, 3)).unwrap();
+    let o = with_lab(
+        &lab,
+        &[
+            "sts",
+            "plan",
+            "sts-testing.test",
+            "--to",
+            "enforce",
+            "--reports",
+            r,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("blocker: Sender-Z reported 3 failed sessions at mx.sts-testing.test (certificate-expired)"),
+        "{}",
+        stdout(&o)
+    );
+    // Failures reported before the window do not count.
+    let o = with_lab(
+        &lab,
+        &[
+            "sts",
+            "plan",
+            "sts-testing.test",
+            "--to",
+            "enforce",
+            "--reports",
+            &reports.join("old.json").display().to_string(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("no TLS report for sts-testing.test in the last 14 days"),
+        "{}",
+        stdout(&o)
+    );
+
     // plan --to remove: mode none now, removal after the current max_age.
     let o = with_lab(
         &lab,

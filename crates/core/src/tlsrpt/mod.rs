@@ -1,5 +1,6 @@
 //! SMTP TLS Reporting, RFC 8460: the `_smtp._tls` TXT record (§3).
 
+pub mod failures;
 pub mod record;
 
 pub use record::{RecordError, ReportUri, TlsRptRecord, discover, lint_record, lint_record_set};

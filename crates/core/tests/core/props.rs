@@ -441,3 +441,41 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Reports come from anyone: any bytes give figures or an error, never a panic; a report
+    /// built from counts (as numbers or as strings, as real reporters send them) gives them back.
+    #[test]
+    fn tlsrpt_report_figures(
+        bytes in proptest::collection::vec(any::<u8>(), 0..300),
+        ok in 0u64..1_000_000,
+        failed in proptest::collection::vec(0u64..1000, 0..5),
+        as_strings in any::<bool>(),
+    ) {
+        use mailsec_core::tlsrpt::failures::figures_for;
+        let _ = figures_for(&bytes, "example.com");
+        let n = |v: u64| if as_strings { serde_json::json!(v.to_string()) } else { serde_json::json!(v) };
+        let total: u64 = failed.iter().sum();
+        let details: Vec<_> = failed
+            .iter()
+            .enumerate()
+            .map(|(i, c)| serde_json::json!({"result-type": "validation-failure", "receiving-mx-hostname": format!("MX{i}.example.com."), "failed-session-count": n(*c)}))
+            .collect();
+        let report = serde_json::json!({
+            "organization-name": "r",
+            "date-range": {"start-datetime": "2026-01-01T00:00:00Z", "end-datetime": "2026-01-01T23:59:59Z"},
+            "policies": [{"policy": {"policy-type": "sts", "policy-domain": "Example.COM"},
+                          "summary": {"total-successful-session-count": n(ok), "total-failure-session-count": n(total)},
+                          "failure-details": details}],
+        });
+        let f = figures_for(report.to_string().as_bytes(), "example.com.").unwrap().unwrap();
+        prop_assert_eq!((f.successes, f.failures), (ok, total));
+        prop_assert_eq!(f.by_mx.len(), failed.len());
+        for (i, (mx, _, c)) in f.by_mx.iter().enumerate() {
+            prop_assert_eq!(mx, &format!("mx{i}.example.com"));
+            prop_assert_eq!(*c, failed[i]);
+        }
+    }
+}
