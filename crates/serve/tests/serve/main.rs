@@ -369,6 +369,12 @@ async fn changes_are_served_without_dropping_connections_and_bad_ones_keep_the_l
     // The connection opened first is still there.
     assert!(client.get(host).await.contains("604800"));
     assert!(w.server.reloads() >= 3);
+    // The policy directory gone: the reload is refused as a whole, everything stays served.
+    std::fs::rename(w.policies(), w.dir.path().join("gone")).unwrap();
+    let e = w.server.reload().unwrap_err();
+    assert!(e.to_string().contains("policies"), "{e}");
+    assert!(client.get(host).await.contains("604800"));
+    assert_eq!(w.server.site().domains(), ["a.test", "b.test", "c.test"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
