@@ -344,67 +344,45 @@ fn publish_refuses_an_uncovered_mx_for_enforce_and_plan_judges_the_move() {
         .status()
         .unwrap();
     assert!(gz.success());
-    let r = reports.to_str().unwrap();
-    let o = with_lab(
-        &lab,
-        &[
-            "sts",
-            "plan",
-            "sts-testing.test",
-            "--to",
-            "enforce",
-            "--reports",
-            r,
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // `sts plan sts-testing.test --to enforce --reports PATH`: its exit code and output.
+    let plan = |path: &Path| {
+        let o = with_lab(
+            &lab,
+            &[
+                "sts",
+                "plan",
+                "sts-testing.test",
+                "--to",
+                "enforce",
+                "--reports",
+                path.to_str().unwrap(),
+            ],
+        );
+        (o.status.code(), stdout(&o))
+    };
+    let (code, out) = plan(&reports);
+    assert_eq!(code, Some(0), "{out}");
     assert!(
-        stdout(&o).contains("1 TLS report of the last 14 days read: 40 successful sessions"),
-        "{}",
-        stdout(&o)
+        out.contains("1 TLS report of the last 14 days read: 40 successful sessions"),
+        "{out}"
     );
     assert!(
-        stdout(&o).contains("bomb.json.gz: not read (over 16777216 bytes)"),
-        "{}",
-        stdout(&o)
+        out.contains("bomb.json.gz: not read (over 16777216 bytes)"),
+        "{out}"
     );
     std::fs::write(reports.join("failing.json"), report(&now, 3)).unwrap();
-    let o = with_lab(
-        &lab,
-        &[
-            "sts",
-            "plan",
-            "sts-testing.test",
-            "--to",
-            "enforce",
-            "--reports",
-            r,
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let (code, out) = plan(&reports);
+    assert_eq!(code, Some(1), "{out}");
     assert!(
-        stdout(&o).contains("blocker: Sender-Z reported 3 failed sessions at mx.sts-testing.test (certificate-expired)"),
-        "{}",
-        stdout(&o)
+        out.contains("blocker: Sender-Z reported 3 failed sessions at mx.sts-testing.test (certificate-expired)"),
+        "{out}"
     );
     // Failures reported before the window do not count.
-    let o = with_lab(
-        &lab,
-        &[
-            "sts",
-            "plan",
-            "sts-testing.test",
-            "--to",
-            "enforce",
-            "--reports",
-            &reports.join("old.json").display().to_string(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let (code, out) = plan(&reports.join("old.json"));
+    assert_eq!(code, Some(0), "{out}");
     assert!(
-        stdout(&o).contains("no TLS report for sts-testing.test in the last 14 days"),
-        "{}",
-        stdout(&o)
+        out.contains("no TLS report for sts-testing.test in the last 14 days"),
+        "{out}"
     );
 
     // plan --to remove: mode none now, removal after the current max_age.
