@@ -1,7 +1,6 @@
 //! What a set of RFC 8460 reports says about one policy domain's MX hosts: the sessions reported
 //! and the failures by receiving MX and result type (§4.4, §4.5). Pure: report JSON in, counts
-//! out. Lenient about what real reporters send (counts as strings, `mx-host` as a string or a
-//! list); the full reader is `mailsec tlsrpt`'s.
+//! out, over [`super::report::normalise`], which takes what real reporters send.
 
 use serde_json::Value;
 
@@ -20,23 +19,10 @@ pub struct DomainFigures {
     pub by_mx: Vec<(String, String, u64)>,
 }
 
-/// Why a report is not read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ReportError {
-    /// Not JSON.
-    #[error("not JSON: {0}")]
-    Json(String),
-    /// JSON without the report's fields.
-    #[error("not an RFC 8460 report: no {0}")]
-    Missing(&'static str),
-}
+pub use super::report::ReportError;
 
 fn count(v: Option<&Value>) -> u64 {
-    match v {
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
-        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
-        _ => 0,
-    }
+    v.and_then(Value::as_u64).unwrap_or(0)
 }
 
 fn text(v: Option<&Value>) -> String {
@@ -46,15 +32,13 @@ fn text(v: Option<&Value>) -> String {
 /// The figures of `report` (JSON bytes) for `domain` (compared without case or trailing dot);
 /// `None` when the report has no policy of that domain.
 pub fn figures_for(report: &[u8], domain: &str) -> Result<Option<DomainFigures>, ReportError> {
-    let v: Value = serde_json::from_slice(report).map_err(|e| ReportError::Json(e.to_string()))?;
+    // The normal form: counts are integers whatever the reporter wrote.
+    let v = super::report::normalise(report)?;
     let policies = v
         .get("policies")
         .and_then(Value::as_array)
         .ok_or(ReportError::Missing("policies"))?;
     let end = text(v.get("date-range").and_then(|d| d.get("end-datetime")));
-    if end.is_empty() {
-        return Err(ReportError::Missing("date-range.end-datetime"));
-    }
     let want = domain.trim_end_matches('.').to_ascii_lowercase();
     let mut out: Option<DomainFigures> = None;
     for p in policies {
@@ -145,11 +129,11 @@ mod tests {
         assert!(matches!(figures_for(b"{", "a"), Err(ReportError::Json(_))));
         assert_eq!(
             figures_for(b"{}", "a"),
-            Err(ReportError::Missing("policies"))
+            Err(ReportError::Missing("date-range.end-datetime"))
         );
         assert_eq!(
-            figures_for(br#"{"policies": []}"#, "a"),
-            Err(ReportError::Missing("date-range.end-datetime"))
+            figures_for(br#"{"date-range": {"end-datetime": "x"}}"#, "a"),
+            Err(ReportError::Missing("policies"))
         );
     }
 }

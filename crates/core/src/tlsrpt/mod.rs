@@ -2,6 +2,7 @@
 
 pub mod failures;
 pub mod record;
+pub mod report;
 
 pub use record::{RecordError, ReportUri, TlsRptRecord, discover, lint_record, lint_record_set};
 
