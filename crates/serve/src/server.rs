@@ -75,7 +75,12 @@ pub struct Server {
     notice: Box<dyn Fn(&str) + Send + Sync>,
     reloads: AtomicU64,
     dropped_log_lines: AtomicU64,
+    /// The files as they were just before the last load: the watcher reloads when they differ.
+    loaded_from: std::sync::Mutex<Fingerprint>,
 }
+
+/// Names, lengths and modification times of the files a load reads.
+type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
 
 impl Server {
     /// Reads the directories. `notice` receives one line per refused file and per reload.
@@ -85,6 +90,8 @@ impl Server {
     ) -> Result<Self, ServeError> {
         let provider = Arc::new(provider());
         let (policy_dir, cert_dir) = dirs(&config);
+        // Taken before reading, so that a change made during the load is seen afterwards.
+        let loaded_from = fingerprint(&config);
         let loaded = site::load(&policy_dir, &cert_dir, &provider, None)?;
         for line in &loaded.refused {
             notice(line);
@@ -106,7 +113,15 @@ impl Server {
             notice,
             reloads: AtomicU64::new(0),
             dropped_log_lines: AtomicU64::new(0),
+            loaded_from: std::sync::Mutex::new(loaded_from),
         })
+    }
+
+    /// What a start with `config` would serve, and the files it would refuse: the same load,
+    /// without a server (`--check-config`).
+    pub fn check(config: &ServeConfig) -> Result<site::Loaded, SiteError> {
+        let (policy_dir, cert_dir) = dirs(config);
+        site::load(&policy_dir, &cert_dir, &provider(), None)
     }
 
     /// What is served now.
@@ -122,6 +137,12 @@ impl Server {
     pub fn reload(&self) -> Result<Vec<String>, SiteError> {
         let (policy_dir, cert_dir) = dirs(&self.config);
         let current = self.site();
+        // Recorded before reading, and whether or not the load succeeds: a refused reload is
+        // tried again when the files change again, not every watch interval.
+        *self
+            .loaded_from
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = fingerprint(&self.config);
         let loaded = site::load(&policy_dir, &cert_dir, &self.provider, Some(&current))?;
         for line in &loaded.refused {
             (self.notice)(line);
@@ -314,7 +335,6 @@ impl Server {
             req.uri().path(),
         );
         let (status, body) = match &decision {
-            Answer::Policy(body) if req.method() == Method::HEAD => (StatusCode::OK, body.len()),
             Answer::Policy(body) => (StatusCode::OK, body.len()),
             Answer::Status(s, text) => (*s, text.len()),
         };
@@ -396,20 +416,24 @@ impl Server {
             return;
         };
         let interval = std::time::Duration::from_secs(self.config.watch_interval);
-        let mut seen = fingerprint(&self.config);
         loop {
             let hangup = tokio::select! {
                 _ = hup.recv() => true,
                 () = tokio::time::sleep(interval), if self.config.watch => false,
             };
-            let now = fingerprint(&self.config);
-            if hangup || now != seen {
-                seen = now;
-                if let Err(e) = self.reload() {
-                    (self.notice)(&format!(
-                        "reload refused, still serving the last good configuration: {e}"
-                    ));
-                }
+            // Compared with the files as the last load found them, not as this task first saw
+            // them: a change made between the load and the task's start is not missed.
+            let changed = *self
+                .loaded_from
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                != fingerprint(&self.config);
+            if (hangup || changed)
+                && let Err(e) = self.reload()
+            {
+                (self.notice)(&format!(
+                    "reload refused, still serving the last good configuration: {e}"
+                ));
             }
         }
     }
@@ -515,7 +539,7 @@ fn dirs(config: &ServeConfig) -> (PathBuf, PathBuf) {
 }
 
 /// Names, lengths and modification times of the files a reload reads.
-fn fingerprint(config: &ServeConfig) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+fn fingerprint(config: &ServeConfig) -> Fingerprint {
     let (policy_dir, cert_dir) = dirs(config);
     let mut out = Vec::new();
     let mut add = |p: PathBuf| {
