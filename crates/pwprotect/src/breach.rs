@@ -179,6 +179,10 @@ pub(crate) struct Store {
     filter: Option<Filter>,
     /// The bucket index, when read into memory (`resident_index`).
     index: Option<Box<[u64]>>,
+    /// Records, as the header says (checked against the length at open).
+    count: u64,
+    /// The file's length at open.
+    len: u64,
 }
 
 impl Store {
@@ -192,9 +196,7 @@ impl Store {
     pub(crate) fn open_with(path: &Path, filter: Option<&Path>) -> anyhow::Result<Self> {
         let mut s = Self::open_store(path)?;
         if let Some(f) = filter {
-            let len = s.file.metadata()?.len();
-            let count = (len - (HEADER + INDEX) as u64) / s.width as u64;
-            s.filter = Some(Filter::open(f, s.kind, count, len)?);
+            s.filter = Some(Filter::open(f, s.kind, s.count, s.len)?);
         }
         Ok(s)
     }
@@ -213,6 +215,8 @@ impl Store {
             width: h.width,
             filter: None,
             index: None,
+            count: h.count,
+            len,
         })
     }
 
@@ -414,8 +418,7 @@ impl Filter {
 fn build_filter(store: &Path, out: &Path, bits: Option<u8>) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let s = Store::open(store)?;
-    let store_len = s.file.metadata()?.len();
-    let count = (store_len - (HEADER + INDEX) as u64) / s.width as u64;
+    let (count, store_len) = (s.count, s.len);
     let header = fuse::Header {
         kind: s.kind,
         bits: bits.unwrap_or_else(|| fuse::shard_bits(count)),
@@ -705,11 +708,7 @@ fn import(inputs: &[PathBuf], store: &Path, kind: HashKind, width: usize) -> any
                 }
             );
         }
-        let mut h = [0u8; HEADER];
-        s.file.read_exact_at(&mut h, 0)?;
-        before = parse_header(&h, s.file.metadata()?.len())
-            .map(|h| h.count)
-            .unwrap_or(0);
+        before = s.count;
     }
     let tmp = store.with_extension(format!("tmp.{}", std::process::id()));
     let result = import_into(inputs, store, &tmp, kind, width, before > 0);

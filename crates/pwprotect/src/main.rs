@@ -452,10 +452,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<u8> {
 /// Writes a verdict: a closed pipe (`| head`) is not an error, so that the exit status still
 /// says accepted or rejected.
 pub(crate) fn write_verdict(bytes: &[u8]) -> std::io::Result<()> {
-    match std::io::stdout().lock().write_all(bytes) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r,
-    }
+    write_line(&mut std::io::stdout().lock(), bytes).map(drop)
 }
 
 fn batch(

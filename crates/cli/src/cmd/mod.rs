@@ -35,6 +35,12 @@ pub(crate) fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// A domain given on the command line (a trailing dot allowed), or a one-line error naming it.
+pub(crate) fn domain_arg(domain: &str) -> anyhow::Result<mailsec_core::HostName> {
+    mailsec_core::HostName::parse(domain.trim_end_matches('.'))
+        .with_context(|| format!("{}: not a domain name", mailsec_core::diag::quote(domain)))
+}
+
 /// How to name an input in messages.
 pub(crate) fn source_name(path: &Path) -> String {
     if path.as_os_str() == "-" {

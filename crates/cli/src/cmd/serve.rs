@@ -22,29 +22,18 @@ pub(crate) fn run(args: ServeArgs, out: &mut dyn Write) -> anyhow::Result<Exit> 
     let notice = |line: &str| eprintln!("mailsec serve: {line}");
     if args.check_config {
         // The same load as a start: every file refused is one line on stderr.
-        let refused = Arc::new(std::sync::Mutex::new(0usize));
-        let counter = refused.clone();
-        let server = Server::new(
-            config,
-            Box::new(move |line| {
-                *counter
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
-                notice(line);
-            }),
-        )?;
-        let refused = *refused
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let site = server.site();
+        let loaded = Server::check(&config)?;
+        for line in &loaded.refused {
+            notice(line);
+        }
+        let (served, refused) = (loaded.site.len(), loaded.refused.len());
         writeln!(
             out,
-            "{}: {} policy host{} served{}",
+            "{}: {served} policy host{} served{}",
             args.config
                 .as_deref()
                 .map_or_else(|| "options".to_owned(), |p| p.display().to_string()),
-            site.len(),
-            if site.len() == 1 { "" } else { "s" },
+            if served == 1 { "" } else { "s" },
             if refused == 0 {
                 String::new()
             } else {

@@ -3,9 +3,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::Context;
 use mailsec_core::HostName;
-use mailsec_core::diag::quote;
 use mailsec_core::mta_sts::sender::{Discovery, Outcome};
 use mailsec_core::socketmap::policy::{DaneGate, ReplyOptions, reply};
 use mailsec_daemon::resolve::{NoObserver, PolicyResolver, ResolverConfig};
@@ -74,8 +72,7 @@ pub(crate) fn run(
     net_args: &NetArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
-    let domain = HostName::parse(args.domain.trim_end_matches('.'))
-        .with_context(|| format!("{}: not a domain name", quote(&args.domain)))?;
+    let domain = crate::cmd::domain_arg(&args.domain)?;
     net::runtime()?.block_on(async {
         let dns = net::resolver(net_args).await?;
         let fetch = net::fetch_config(net_args)?;

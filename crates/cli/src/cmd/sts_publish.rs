@@ -64,8 +64,7 @@ pub(crate) fn publish(
     net_args: &NetArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
-    let domain = HostName::parse(args.domain.trim_end_matches('.'))
-        .with_context(|| format!("{}: not a domain name", quote(&args.domain)))?;
+    let domain = crate::cmd::domain_arg(&args.domain)?;
     if !matches!(args.mode.as_str(), "enforce" | "testing" | "none") {
         bail!("--mode {}: enforce, testing or none", quote(&args.mode));
     }
@@ -92,19 +91,18 @@ pub(crate) fn publish(
         let dns = net::resolver(net_args).await?;
         anyhow::Ok(dns.mx(domain.as_ref()).await)
     })?;
-    let mx_hosts: Result<Vec<HostName>, String> = match mx {
-        Ok(Response::Records(a)) => Ok(a
-            .records
-            .iter()
-            .filter(|(_, h)| h != "." && !h.is_empty())
-            .filter_map(|(_, h)| HostName::parse(h.trim_end_matches('.')).ok())
-            .collect()),
-        Ok(_) => Ok(Vec::new()),
-        Err(e) => Err(e.to_string()),
-    };
-    let (mx_hosts, lookup_failed) = match mx_hosts {
-        Ok(h) => (h, None),
-        Err(e) => (Vec::new(), Some(e)),
+    let (mx_hosts, lookup_failed): (Vec<HostName>, Option<String>) = match mx {
+        Ok(Response::Records(a)) => (
+            a.records
+                .iter()
+                // A null MX (RFC 7505: ".") names no host to cover.
+                .filter(|(_, h)| h != "." && !h.is_empty())
+                .filter_map(|(_, h)| HostName::parse(h.trim_end_matches('.')).ok())
+                .collect(),
+            None,
+        ),
+        Ok(_) => (Vec::new(), None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let uncovered: Vec<String> = mx_hosts
         .iter()
@@ -220,8 +218,7 @@ pub(crate) fn plan(
     net_args: &NetArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
-    let domain = HostName::parse(args.domain.trim_end_matches('.'))
-        .with_context(|| format!("{}: not a domain name", quote(&args.domain)))?;
+    let domain = crate::cmd::domain_arg(&args.domain)?;
     let report = net::runtime()?.block_on(async {
         let mut probe = mailsec_probe::ProbeConfig::new();
         probe.ports = net_args.lab_ports.unwrap_or_default();
@@ -450,28 +447,24 @@ fn judge_reports(
     Ok(())
 }
 
-/// A report file's JSON: gzip (`.gz`, RFC 8460 §5.3) unpacked, at most 16 MiB either way (a
-/// small file that unpacks to gigabytes is refused, not unpacked).
+/// A report file's JSON: gzip (RFC 8460 §5.2) unpacked, at most 16 MiB either way (a small
+/// file that unpacks to gigabytes is refused, not unpacked).
 fn read_report(path: &Path) -> anyhow::Result<Vec<u8>> {
     use std::io::Read as _;
     const LIMIT: u64 = 16 << 20;
-    let file = std::fs::File::open(path)?;
-    let mut head = [0u8; 2];
-    let mut peek = std::io::BufReader::new(file);
-    let n = {
-        let buf = std::io::BufRead::fill_buf(&mut peek)?;
-        let n = buf.len().min(2);
-        head[..n].copy_from_slice(&buf[..n]);
-        n
-    };
-    let mut out = Vec::new();
-    if n == 2 && head == [0x1f, 0x8b] {
-        flate2::read::GzDecoder::new(peek)
+    let mut raw = Vec::new();
+    std::fs::File::open(path)?
+        .take(LIMIT + 1)
+        .read_to_end(&mut raw)?;
+    let out = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(raw.as_slice())
             .take(LIMIT + 1)
             .read_to_end(&mut out)?;
+        out
     } else {
-        peek.take(LIMIT + 1).read_to_end(&mut out)?;
-    }
+        raw
+    };
     if out.len() as u64 > LIMIT {
         bail!("over {LIMIT} bytes");
     }

@@ -170,21 +170,21 @@ fn publish_refuses_an_uncovered_mx_for_enforce_and_plan_judges_the_move() {
     let lab = start_lab();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    // The lab's sts-enforce.test has MX mx.sts-enforce.test.
-    let o = with_lab(
-        &lab,
-        &[
-            "sts",
-            "publish",
-            "sts-enforce.test",
-            "--mode",
-            "enforce",
-            "--mx",
-            "mx.elsewhere.test",
-            "--out-dir",
-            out,
-        ],
-    );
+    // `mailsec sts publish sts-enforce.test ARGS...` against the lab, whose sts-enforce.test
+    // has MX mx.sts-enforce.test.
+    let publish = |args: &[&str]| {
+        let mut all = vec!["sts", "publish", "sts-enforce.test"];
+        all.extend_from_slice(args);
+        with_lab(&lab, &all)
+    };
+    let o = publish(&[
+        "--mode",
+        "enforce",
+        "--mx",
+        "mx.elsewhere.test",
+        "--out-dir",
+        out,
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("MX mx.sts-enforce.test is not covered"),
@@ -194,21 +194,15 @@ fn publish_refuses_an_uncovered_mx_for_enforce_and_plan_judges_the_move() {
     assert!(!dir.path().join("sts-enforce.test.txt").exists());
     // --force writes it anyway, and says which MX is left out.
     let forced = dir.path().join("forced");
-    let o = with_lab(
-        &lab,
-        &[
-            "sts",
-            "publish",
-            "sts-enforce.test",
-            "--mode",
-            "enforce",
-            "--mx",
-            "mx.elsewhere.test",
-            "--force",
-            "--out-dir",
-            forced.to_str().unwrap(),
-        ],
-    );
+    let o = publish(&[
+        "--mode",
+        "enforce",
+        "--mx",
+        "mx.elsewhere.test",
+        "--force",
+        "--out-dir",
+        forced.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("warning: MX mx.sts-enforce.test is not covered"),
@@ -217,39 +211,27 @@ fn publish_refuses_an_uncovered_mx_for_enforce_and_plan_judges_the_move() {
     );
     assert!(forced.join("sts-enforce.test.txt").exists());
     // Testing is written with a warning; enforce with the right pattern is written.
-    let o = with_lab(
-        &lab,
-        &[
-            "sts",
-            "publish",
-            "sts-enforce.test",
-            "--mode",
-            "testing",
-            "--mx",
-            "mx.elsewhere.test",
-            "--out-dir",
-            out,
-        ],
-    );
+    let o = publish(&[
+        "--mode",
+        "testing",
+        "--mx",
+        "mx.elsewhere.test",
+        "--out-dir",
+        out,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("warning: MX mx.sts-enforce.test is not covered"));
-    let o = with_lab(
-        &lab,
-        &[
-            "sts",
-            "publish",
-            "sts-enforce.test",
-            "--mode",
-            "enforce",
-            "--mx",
-            "mx.sts-enforce.test",
-            "--max-age",
-            "1209600",
-            "--out-dir",
-            out,
-            "--json",
-        ],
-    );
+    let o = publish(&[
+        "--mode",
+        "enforce",
+        "--mx",
+        "mx.sts-enforce.test",
+        "--max-age",
+        "1209600",
+        "--out-dir",
+        out,
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let written = std::fs::read_to_string(dir.path().join("sts-enforce.test.txt")).unwrap();
@@ -280,18 +262,7 @@ fn publish_refuses_an_uncovered_mx_for_enforce_and_plan_judges_the_move() {
     ]);
     assert_eq!(lint.status.code(), Some(0), "{}", stdout(&lint));
     // Bad arguments: 2.
-    let o = with_lab(
-        &lab,
-        &[
-            "sts",
-            "publish",
-            "sts-enforce.test",
-            "--mode",
-            "strict",
-            "--mx",
-            "a.test",
-        ],
-    );
+    let o = publish(&["--mode", "strict", "--mx", "a.test"]);
     assert_eq!(o.status.code(), Some(2));
 
     // plan --to enforce: safe where every MX would take mail under enforce.
